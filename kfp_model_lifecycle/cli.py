@@ -1,0 +1,87 @@
+"""The ``kml`` command: developer tooling of kfp-model-lifecycle.
+
+``kml registry serve`` runs the embedded Kubeflow Model Registry. Every subcommand has ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _registry_serve(args: argparse.Namespace) -> int:
+    from kfp_model_lifecycle.registry.server import TOKEN_ENV, serve
+
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(name)s %(message)s")
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not token:
+        print(
+            f"warning: serving on {args.host} without --token:"
+            " anyone who can reach this address can change the registry",
+            file=sys.stderr,
+        )
+    print(
+        f"Model Registry (REST API v1) on http://{args.host}:{args.port}/api/model_registry/v1"
+        f" - database {args.db}{' - bearer token required' if token else ''}",
+        file=sys.stderr,
+        flush=True,
+    )
+    serve(args.host, args.port, args.db, token=token, log_level=args.log_level)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``kml`` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="kml",
+        description="kfp-model-lifecycle tooling: an embedded Kubeflow Model Registry and more.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    registry = commands.add_parser(
+        "registry", help="the embedded Kubeflow Model Registry", description="Run the embedded Model Registry."
+    )
+    registry_commands = registry.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
+    serve = registry_commands.add_parser(
+        "serve",
+        help="serve the Model Registry REST API v1 on SQLite",
+        description=(
+            "Serve the Kubeflow Model Registry REST API v1 (under /api/model_registry/v1) from a SQLite file. "
+            "The official model-registry client connects with ModelRegistry('http://HOST', PORT, author=..., "
+            "is_secure=False). Stop with Ctrl-C; stopping and starting again on the same file loses nothing."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s, loopback only)")
+    serve.add_argument("--port", type=int, default=8080, help="TCP port (default: %(default)s)")
+    serve.add_argument(
+        "--db", default="registry.db", help="SQLite database file, created if missing (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--token",
+        default=None,
+        help=(
+            "require 'Authorization: Bearer TOKEN' on every request"
+            " (or set KML_REGISTRY_TOKEN, which keeps it out of `ps`)"
+        ),
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level; debug logs one line per request (default: %(default)s)",
+    )
+    serve.set_defaults(func=_registry_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``kml``."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

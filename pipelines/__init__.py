@@ -1,0 +1,1 @@
+"""Example pipelines composed of the lifecycle components."""
