@@ -22,7 +22,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint
+test: lint check-compiled
 	$(PY) -m pytest
 
 demo: $(STAMP)
@@ -33,3 +33,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+.PHONY: compile check-compiled
+compile: $(STAMP)
+	$(VENV)/bin/kml compile --out compiled
+
+check-compiled: $(STAMP)
+	$(VENV)/bin/kml compile --check --out compiled

@@ -33,6 +33,14 @@ def _registry_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kfp_model_lifecycle.compile import main
+
+    return main(Path(args.out), args.base_image, args.check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``kml`` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -74,6 +82,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level; debug logs one line per request (default: %(default)s)",
     )
     serve.set_defaults(func=_registry_serve)
+
+    compile_ = commands.add_parser(
+        "compile",
+        help="compile every component and pipeline to YAML",
+        description=(
+            "Write OUT/components/<component>.yaml for every component and OUT/pipelines/<pipeline>.yaml for every "
+            "pipeline, plus OUT/runtime-requirements.txt (what docker/Dockerfile installs). With --check, compile "
+            "into a temporary directory and fail when OUT differs or a file fails strict validation."
+        ),
+    )
+    compile_.add_argument("--out", default="compiled", help="output directory (default: %(default)s)")
+    compile_.add_argument(
+        "--base-image",
+        default=None,
+        metavar="IMAGE",
+        help=(
+            "use this runtime image (built from docker/Dockerfile, every package preinstalled) instead of python:3.11;"
+            " the YAML then installs nothing at start-up. Use another --out than the committed compiled/."
+        ),
+    )
+    compile_.add_argument("--check", action="store_true", help="verify OUT is current and valid; write nothing")
+    compile_.set_defaults(func=_compile)
     return parser
 
 

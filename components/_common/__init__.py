@@ -1,0 +1,1 @@
+"""Code shared by the components: packaging settings and helpers embedded into component pods."""
