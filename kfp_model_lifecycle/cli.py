@@ -29,7 +29,7 @@ def _registry_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    serve(args.host, args.port, args.db, token=token, log_level=args.log_level)
+    serve(args.host, args.port, args.db, token=token, log_level=args.log_level, fd=args.fd)
     return 0
 
 
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="log level; debug logs one line per request (default: %(default)s)",
     )
+    serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)  # an inherited listening socket
     serve.set_defaults(func=_registry_serve)
 
     compile_ = commands.add_parser(

@@ -8,12 +8,13 @@ and error bodies ``{"code": "<HTTP status text>", "message": "..."}``.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -598,8 +599,15 @@ def build_app(store: Store, *, token: str | None = None) -> Starlette:
         A Starlette application.
     """
     api = RegistryApi(store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        store.close()  # also on SIGTERM: uvicorn shuts down gracefully first, so the WAL is checkpointed
+
     return Starlette(
         routes=api.routes(),
+        lifespan=lifespan,
         middleware=[Middleware(_AuthAndLog, token=token)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
     )

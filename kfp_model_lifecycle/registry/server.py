@@ -44,10 +44,32 @@ def create_app(db_path: str | Path = ":memory:", *, token: str | None = None) ->
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` right now."""
+    """A TCP port that is free on ``host`` right now (it may be taken by the time you bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0 picks a free one).
+
+    Binding before the server starts means there is no window in which another process can take the port,
+    and a busy port fails here, loudly, instead of the client talking to whatever already listens there.
+
+    Raises:
+        OSError: When the address is in use or cannot be bound; the message names the address.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror} (pick another --port)") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve(
@@ -57,12 +79,25 @@ def serve(
     *,
     token: str | None = None,
     log_level: str = "info",
+    fd: int | None = None,
 ) -> None:
-    """Serve the registry in the foreground until interrupted (``kml registry serve``)."""
+    """Serve the registry in the foreground until interrupted (``kml registry serve``).
+
+    Args:
+        host: Interface to bind.
+        port: TCP port.
+        db_path: SQLite file.
+        token: Optional bearer token.
+        log_level: uvicorn log level.
+        fd: An already listening socket's file descriptor to serve on instead of binding ``host:port``.
+    """
     app = create_app(db_path, token=token)
+    sock = socket.socket(fileno=fd) if fd is not None else bind_socket(host, port)
+    config = uvicorn.Config(app, log_level=log_level, access_log=False)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
+        sock.close()
         app.state.store.close()
 
 
@@ -122,7 +157,7 @@ class EmbeddedRegistry:
         self.db_path = Path(db_path)
         self.token = token
         self.host = host
-        self.port = port or free_port(host)
+        self.port = port or 0  # 0: the socket bound in start() picks a free port
         self.in_process = in_process
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -148,26 +183,41 @@ class EmbeddedRegistry:
         """Start the server and wait until it answers."""
         if self._server is not None or self._proc is not None:
             return self
-        if self.in_process:
-            app = create_app(self.db_path, token=self.token)
-            self._store = app.state.store
-            config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", access_log=False)
-            self._server = uvicorn.Server(config)
-            self._thread = threading.Thread(target=self._server.run, name="kml-registry", daemon=True)
-            self._thread.start()
-            wait_until_ready(self.url, timeout)
-        else:
-            env = dict(os.environ)
-            cmd = [sys.executable, "-m", "kfp_model_lifecycle.cli", "registry", "serve", "--host", self.host]
-            cmd += ["--port", str(self.port), "--db", str(self.db_path), "--log-level", "warning"]
-            if self.token:
-                env[TOKEN_ENV] = self.token  # passed by environment so it never shows in `ps`
-            self._proc = subprocess.Popen(cmd, env=env)
-            try:
-                wait_until_ready(self.url, timeout, self._proc)
-            except BaseException:
-                self.stop()
-                raise
+        sock = bind_socket(self.host, self.port)
+        self.port = int(sock.getsockname()[1])
+        try:
+            if self.in_process:
+                app = create_app(self.db_path, token=self.token)
+                self._store = app.state.store
+                config = uvicorn.Config(app, log_level="warning", access_log=False)
+                server = self._server = uvicorn.Server(config)
+                self._thread = threading.Thread(
+                    target=server.run, kwargs={"sockets": [sock]}, name="kml-registry", daemon=True
+                )
+                self._thread.start()
+                deadline = time.monotonic() + timeout
+                while not server.started:
+                    if not self._thread.is_alive():
+                        raise RuntimeError(f"the registry server on {self.url} stopped during start-up (see its log)")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the registry on {self.url} did not start within {timeout:.0f}s")
+                    time.sleep(0.01)
+            else:
+                env = dict(os.environ)
+                cmd = [sys.executable, "-m", "kfp_model_lifecycle.cli", "registry", "serve", "--host", self.host]
+                cmd += ["--port", str(self.port), "--fd", str(sock.fileno()), "--db", str(self.db_path)]
+                cmd += ["--log-level", "warning"]
+                if self.token:
+                    env[TOKEN_ENV] = self.token  # passed by environment so it never shows in `ps`
+                self._proc = subprocess.Popen(cmd, env=env, pass_fds=[sock.fileno()])
+                wait_until_ready(self.url, timeout, self._proc)  # the socket is ours: only the child answers
+        except BaseException:
+            self.stop()
+            sock.close()
+            raise
+        finally:
+            if not self.in_process:
+                sock.close()  # the child holds its own copy
         logger.info("Model Registry listening on %s (database %s)", self.url, self.db_path)
         return self
 

@@ -127,6 +127,7 @@ class Store:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()
+        self._closed = False
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode = WAL")
@@ -136,9 +137,11 @@ class Store:
                 conn.execute(statement)
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection (idempotent)."""
         with self._lock:
-            self._conn.close()
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

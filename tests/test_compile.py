@@ -1,0 +1,158 @@
+"""`kml compile`: every component and pipeline compiles, validates strictly, and compiled/ stays in sync."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from kfp import components as kfp_components
+
+from kfp_model_lifecycle import compile as kml_compile
+from kfp_model_lifecycle.cli import main as kml_main
+from kfp_model_lifecycle.components._common.runtime import RUNTIME_PACKAGES
+
+REPO = Path(__file__).resolve().parents[1]
+COMPILED = REPO / "compiled"
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("compiled")
+    kml_compile.compile_to(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def runtime_image_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("compiled-runtime")
+    kml_compile.compile_to(out, base_image="registry.example.com/kml-runtime:0.1.0")
+    return out
+
+
+def test_every_exported_component_and_pipeline_is_compiled(fresh):
+    components, pipelines = kml_compile.discover()
+    assert components, "kfp_model_lifecycle.components exports no component"
+    assert pipelines, "kfp_model_lifecycle.pipelines exports no pipeline"
+    assert {p.stem for p in (fresh / "components").glob("*.yaml")} == set(components)
+    assert {p.stem for p in (fresh / "pipelines").glob("*.yaml")} == set(pipelines)
+
+
+def test_committed_compiled_dir_is_current_and_valid():
+    assert kml_compile.check(COMPILED) == []
+
+
+def test_compilation_is_deterministic(fresh, tmp_path):
+    kml_compile.compile_to(tmp_path)
+    for path in fresh.rglob("*.yaml"):
+        assert (tmp_path / path.relative_to(fresh)).read_bytes() == path.read_bytes(), path
+
+
+def test_every_compiled_file_passes_strict_validation(fresh):
+    files = sorted(fresh.rglob("*.yaml"))
+    assert files
+    for path in files:
+        assert kml_compile.validate_file(path) == [], path
+
+
+def test_components_use_public_python_image_and_pinned_packages(fresh):
+    for path in (fresh / "components").glob("*.yaml"):
+        spec = yaml.safe_load(path.read_text())
+        for label, executor in spec["deploymentSpec"]["executors"].items():
+            container = executor["container"]
+            assert container["image"] == "python:3.11", (path, label)
+            command = " ".join(container["command"])
+            assert "kfp==2.17.3" in command
+            assert "embedded_artifact" not in command  # code is embedded as source, not as a changing archive
+
+
+def test_runtime_image_build_installs_nothing(runtime_image_build):
+    files = list(runtime_image_build.rglob("*.yaml"))
+    assert files
+    for path in files:
+        doc = next(yaml.safe_load_all(path.read_text()))
+        for executor in doc["deploymentSpec"]["executors"].values():
+            container = executor["container"]
+            assert container["image"] == "registry.example.com/kml-runtime:0.1.0"
+            assert "pip install" not in " ".join(container["command"]), path
+        assert kml_compile.validate_file(path) == []
+
+
+def test_component_yaml_loads_back(fresh):
+    for path in (fresh / "components").glob("*.yaml"):
+        component = kfp_components.load_component_from_file(str(path))
+        assert component.name and component.component_spec.inputs, path
+
+
+def test_runtime_requirements_match_the_pins_and_the_dockerfile(fresh):
+    lines = [line for line in (fresh / "runtime-requirements.txt").read_text().splitlines() if not line.startswith("#")]
+    assert lines == list(RUNTIME_PACKAGES)
+    dockerfile = (REPO / "docker" / "Dockerfile").read_text()
+    assert "COPY compiled/runtime-requirements.txt" in dockerfile
+    assert [line for line in dockerfile.splitlines() if line.startswith("FROM")] == ["FROM python:3.11"]
+
+
+def test_check_reports_stale_missing_and_changed_files(fresh, tmp_path):
+    out = tmp_path / "compiled"
+    shutil.copytree(fresh, out)
+    assert kml_compile.check(out) == []
+    victim = next((out / "components").glob("*.yaml"))
+    victim.write_text(victim.read_text().replace("sdkVersion: kfp-2.17.3", "sdkVersion: kfp-2.0.0"))
+    (out / "pipelines" / "old_pipeline.yaml").write_text("x: 1\n")
+    missing = next((out / "pipelines").glob("*.yaml"))
+    if missing.name == "old_pipeline.yaml":
+        missing = sorted((out / "pipelines").glob("*.yaml"))[0]
+    missing.unlink()
+    problems = "\n".join(kml_compile.check(out))
+    assert f"{victim.name}: differs from a fresh compile" in problems
+    assert "old_pipeline.yaml: not produced by a fresh compile" in problems
+    assert f"{missing.name}: missing" in problems
+
+
+def test_validation_rejects_unknown_fields_and_dangling_references(fresh, tmp_path):
+    source = next((fresh / "pipelines").glob("*.yaml"))
+    docs = list(yaml.safe_load_all(source.read_text()))
+    docs[0]["pipelineInfo"]["colour"] = "blue"
+    tasks = docs[0]["root"]["dag"]["tasks"]
+    first = next(iter(tasks.values()))
+    first.setdefault("dependentTasks", []).append("no-such-task")
+    first["componentRef"]["name"] = "comp-missing"
+    executor = next(iter(docs[0]["deploymentSpec"]["executors"].values()))
+    executor["container"]["imageTag"] = "x"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump_all(docs))
+    problems = "\n".join(kml_compile.validate_file(bad))
+    assert "colour" in problems
+    assert "no-such-task" in problems
+    assert "comp-missing" in problems
+    assert "imageTag" in problems
+
+
+def test_validation_rejects_unknown_kubernetes_config_fields(fresh, tmp_path):
+    with_platform = [p for p in fresh.rglob("*.yaml") if len(list(yaml.safe_load_all(p.read_text()))) == 2]
+    if not with_platform:
+        pytest.fail("no compiled file has a kubernetes platform spec; expected register_model's secret/env wiring")
+    docs = list(yaml.safe_load_all(with_platform[0].read_text()))
+    configs = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    next(iter(configs.values()))["secretAsEnvv"] = []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump_all(docs))
+    assert any("secretAsEnvv" in p for p in kml_compile.validate_file(bad))
+
+
+def test_cli_check_fails_on_a_stale_directory(fresh, tmp_path, capsys):
+    out = tmp_path / "c"
+    shutil.copytree(fresh, out)
+    (out / "runtime-requirements.txt").write_text("kfp==1.0\n")
+    assert kml_main(["compile", "--check", "--out", str(out)]) == 1
+    assert "runtime-requirements.txt: differs" in capsys.readouterr().err
+
+
+def test_cli_compile_removes_only_generated_stale_yaml(tmp_path):
+    out = tmp_path / "c"
+    (out / "components").mkdir(parents=True)
+    (out / "components" / "gone.yaml").write_text("x: 1\n")
+    (out / "notes.txt").write_text("keep me\n")
+    assert kml_main(["compile", "--out", str(out)]) == 0
+    assert not (out / "components" / "gone.yaml").exists()
+    assert (out / "notes.txt").read_text() == "keep me\n"
+    assert kml_compile.check(out) == [f"{out / 'notes.txt'}: not produced by a fresh compile (stale? remove it)"]
