@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kfp_model_lifecycle.registry import entities as e
 from kfp_model_lifecycle.registry.entities import ApiError, EntityKind, bad_request, not_found
-from kfp_model_lifecycle.registry.store import ORDER_COLUMNS, Store
+from kfp_model_lifecycle.registry.store import ORDER_COLUMNS, Store, parse_id
 
 BASE_PATH = "/api/model_registry/v1"
 logger = logging.getLogger("kfp_model_lifecycle.registry")
@@ -39,7 +39,13 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def error_response(status: int, message: str) -> JSONResponse:
     """The registry's error body: ``{"code": <HTTP status text>, "message": ...}``."""
-    return JSONResponse({"code": HTTPStatus(status).phrase, "message": message}, status_code=status)
+    # Like the real server, a 422 (missing required field) still says "Bad Request" in its body.
+    code = "Bad Request" if status == 422 else HTTPStatus(status).phrase
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON number")
 
 
 async def _json_body(request: Request) -> Any:
@@ -47,18 +53,15 @@ async def _json_body(request: Request) -> Any:
     if not raw:
         raise bad_request("request body is empty: expected a JSON object")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"request body is not valid JSON: {exc}") from None
 
 
 def _int_id(value: str, label: str) -> int:
-    try:
-        rid = int(value)
-    except ValueError:
-        raise not_found(f"{label} with id {value!r} not found: ids are decimal integers") from None
-    if rid <= 0:
-        raise not_found(f"{label} with id {value!r} not found")
+    rid = parse_id(value)
+    if rid is None:
+        raise not_found(f"{label} with id {value!r} not found: ids are positive decimal integers")
     return rid
 
 
@@ -97,11 +100,8 @@ class RegistryApi:
         return entity
 
     def _ref_exists(self, kind: EntityKind, rid: Any, field: str, status: int = 400) -> None:
-        try:
-            exists = self.store.get(kind, int(rid)) is not None
-        except (TypeError, ValueError):
-            exists = False
-        if not exists:
+        parsed = parse_id(rid)
+        if parsed is None or self.store.get(kind, parsed) is None:
             raise ApiError(status, f"{field} {rid!r}: no {kind.label} with this id exists")
 
     def _list(self, request: Request, kind: EntityKind, **scope: Any) -> JSONResponse:
@@ -132,10 +132,9 @@ class RegistryApi:
             raise bad_request(f"missing parentResourceId: a {kind.label} name is unique only within its parent")
         criteria: dict[str, Any] = {"name": name or None, "external_id": external_id or None, "subtype": subtype}
         if parent:
-            try:
-                parent_id = int(parent)
-            except ValueError:
-                raise bad_request(f"invalid parentResourceId {parent!r}: expected a decimal id") from None
+            parent_id = parse_id(parent)
+            if parent_id is None:
+                raise bad_request(f"invalid parentResourceId {parent!r}: expected a positive decimal id")
             criteria["linked_to_version" if artifact else "parent_id"] = parent_id
         entity = self.store.find(kind, **criteria)
         if entity is None:
@@ -524,7 +523,8 @@ class RegistryApi:
 
 def _dispatch(methods: dict[str, Handler]) -> Handler:
     async def endpoint(request: Request) -> Response:
-        return await methods[request.method](request)
+        method = "GET" if request.method == "HEAD" else request.method  # Starlette answers HEAD without the body
+        return await methods[method](request)
 
     return endpoint
 

@@ -70,6 +70,22 @@ def encode_token(order_value: int, last_id: int) -> str:
     return base64.urlsafe_b64encode(f"{order_value}:{last_id}".encode()).decode()
 
 
+INT64_MAX = 2**63 - 1
+
+
+def parse_id(value: Any) -> int | None:
+    """An entity id from its wire form (a string or int of a positive int64), or None when it cannot be one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        rid = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        rid = int(value)
+    else:
+        return None
+    return rid if 0 < rid <= INT64_MAX else None
+
+
 def decode_token(token: str) -> tuple[int, int]:
     """Decode a token made by :func:`encode_token`.
 
@@ -77,8 +93,10 @@ def decode_token(token: str) -> tuple[int, int]:
         ApiError: 400 when the token is not one this server issued.
     """
     try:
-        value, last_id = base64.urlsafe_b64decode(token.encode()).decode().split(":")
-        return int(value), int(last_id)
+        value, last_id = (int(v) for v in base64.urlsafe_b64decode(token.encode()).decode().split(":"))
+        if not (-INT64_MAX <= value <= INT64_MAX and 0 < last_id <= INT64_MAX):
+            raise ValueError("out of range")
+        return value, last_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise bad_request(
             f"invalid nextPageToken {token!r}: pass the nextPageToken of the previous page unchanged"
@@ -159,10 +177,10 @@ class Store:
 
     def get(self, kind: EntityKind, rid: int | str, subtype: str | None = None) -> dict[str, Any] | None:
         """An entity by id, or None."""
-        try:
-            rid = int(rid)
-        except (TypeError, ValueError):
+        parsed = parse_id(rid)
+        if parsed is None:
             return None
+        rid = parsed
         sql = f"SELECT {_COLUMNS} FROM resource r WHERE r.id = ? AND r.kind = ?"
         params: list[Any] = [rid, kind.kind]
         if subtype:
