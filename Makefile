@@ -23,7 +23,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 test: lint check-compiled
-	$(PY) -m pytest
+	$(VENV)/bin/pytest
 
 demo: $(STAMP)
 	$(PY) -m kfp_model_lifecycle.demo

@@ -88,9 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         "compile",
         help="compile every component and pipeline to YAML",
         description=(
-            "Write OUT/components/<component>.yaml for every component and OUT/pipelines/<pipeline>.yaml for every "
-            "pipeline, plus OUT/runtime-requirements.txt (what docker/Dockerfile installs). With --check, compile "
-            "into a temporary directory and fail when OUT differs or a file fails strict validation."
+            "Write OUT/components/<component>.yaml for every component and OUT/pipelines/<pipeline>.yaml for every"
+            " pipeline, plus OUT/runtime-requirements.txt (what runtime-image/Dockerfile installs). With --check,"
+            " compile into a temporary directory and fail when OUT differs or a file fails strict validation."
         ),
     )
     compile_.add_argument("--out", default="compiled", help="output directory (default: %(default)s)")
@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="IMAGE",
         help=(
-            "use this runtime image (built from docker/Dockerfile, every package preinstalled) instead of python:3.11;"
-            " the YAML then installs nothing at start-up. Use another --out than the committed compiled/."
+            "use this runtime image (built from runtime-image/Dockerfile, every package preinstalled) instead of"
+            " python:3.11; the YAML then installs nothing at start-up. Use another --out than the committed compiled/."
         ),
     )
     compile_.add_argument("--check", action="store_true", help="verify OUT is current and valid; write nothing")

@@ -3,7 +3,7 @@
 Every component passes ``**component_kwargs(...)`` to ``@dsl.component``. By default components run on
 the public ``python:3.11`` image and pip-install their pinned packages at start-up. When
 ``KML_COMPONENT_BASE_IMAGE`` is set (``kml compile --base-image IMAGE`` sets it), they use that image
-instead -- the runtime image built from ``docker/Dockerfile`` with every package preinstalled -- and install
+instead -- the runtime image built from ``runtime-image/Dockerfile`` with every package preinstalled -- and install
 nothing at start-up.
 """
 
@@ -37,7 +37,9 @@ def component_kwargs(*packages: str) -> dict[str, Any]:
     """
     unknown = [p for p in packages if p not in RUNTIME_PACKAGES]
     if unknown:
-        raise ValueError(f"packages {unknown} are not in RUNTIME_PACKAGES: add them there so the runtime image has them")
+        raise ValueError(
+            f"packages {unknown} are not in RUNTIME_PACKAGES: add them there so the runtime image has them"
+        )
     image = os.environ.get(BASE_IMAGE_ENV, "").strip()
     if image:
         return {"base_image": image, "packages_to_install": [], "install_kfp_package": False}

@@ -7,6 +7,7 @@ the component with ``additional_funcs``), so tests call the functions directly.
 
 from kfp import dsl
 from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+
 from kfp_model_lifecycle.components._common.runtime import JOBLIB, SCIKIT_LEARN, component_kwargs
 
 

@@ -1,0 +1,589 @@
+"""Unit tests of register_model's plain functions and shared pod helpers (no registry, no KFP run)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from mr_openapi import exceptions as mr_exc
+
+from kfp_model_lifecycle.components._common import lineage, registry_client
+from kfp_model_lifecycle.components._common.lineage import (
+    build_run_url,
+    collect_run_context,
+    find_code_version,
+    find_training_image,
+    is_missing_value,
+    sha256_of_path,
+)
+from kfp_model_lifecycle.components._common.registry_client import (
+    call_with_backoff,
+    describe_registry_error,
+    is_transient_registry_error,
+    parse_registry_url,
+    registry_retry_policy,
+    resolve_registry_token,
+    resolve_registry_url,
+)
+from kfp_model_lifecycle.components.register_model import (
+    build_dataset_artifacts,
+    build_model_artifact,
+    build_version_properties,
+    check_registry_name,
+    next_semver,
+    parse_semver,
+    parse_version_request,
+    registered_model_output,
+    registration,
+    registration_key,
+    to_metadata_value,
+)
+
+# -- registry URL, token, retry policy ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:8080", ("http", "127.0.0.1", 8080, "http://127.0.0.1:8080")),
+        ("https://mr.kubeflow.svc.cluster.local:8443/", ("https", "mr.kubeflow.svc.cluster.local", 8443, None)),
+        ("HTTPS://mr:8443/api/model_registry/v1", ("https", "mr", 8443, "https://mr:8443")),
+        ("http://mr", ("http", "mr", 80, "http://mr:80")),
+        ("https://mr", ("https", "mr", 443, "https://mr:443")),
+        ("http://[::1]:9000", ("http", "::1", 9000, "http://[::1]:9000")),
+    ],
+)
+def test_parse_registry_url_accepts(url: str, expected: tuple) -> None:
+    parts = parse_registry_url(url)
+    scheme, host, port, canonical = expected
+    assert (parts["scheme"], parts["host"], parts["port"]) == (scheme, host, port)
+    if canonical:
+        assert parts["url"] == canonical
+    assert parts["server_address"].startswith(scheme + "://")
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("model-registry-service.kubeflow.svc:8080", "'http://model-registry-service.kubeflow.svc:8080'"),
+        ("mr.kubeflow:8443", "'https://mr.kubeflow:8443'"),
+        ("grpc://mr:9090", "unsupported scheme 'grpc'"),
+        ("model-registry://mr:8080", "'http://mr:8080'"),
+        ("http://user:pw@mr:8080", "must not contain credentials"),
+        ("http://mr:8080/some/prefix", "give only scheme, host and port, e.g. 'http://mr:8080'"),
+        ("http://mr:99999", "invalid port"),
+        ("http://:8080", "no host name"),
+    ],
+)
+def test_parse_registry_url_rejects_with_fix(url: str, fragment: str) -> None:
+    with pytest.raises(ValueError, match="registry_url") as info:
+        parse_registry_url(url)
+    assert fragment in str(info.value)
+    assert "pw" not in str(info.value) or "credentials" in str(info.value)
+
+
+def test_resolve_registry_url_parameter_env_and_error() -> None:
+    assert resolve_registry_url(" http://a:1 ", env={"KML_REGISTRY_URL": "http://b:2"}) == "http://a:1"
+    assert resolve_registry_url("", env={"KML_REGISTRY_URL": "http://b:2"}) == "http://b:2"
+    with pytest.raises(ValueError, match="set the registry_url input") as info:
+        resolve_registry_url("", env={})
+    assert "KML_REGISTRY_URL" in str(info.value)
+
+
+def test_resolve_registry_token_order(tmp_path: Path) -> None:
+    sa = tmp_path / "sa-token"
+    sa.write_text("sa-secret\n")
+    explicit = tmp_path / "explicit"
+    explicit.write_text("explicit-secret")
+    env_token = {"KML_REGISTRY_TOKEN": "env-secret", "KF_PIPELINES_SA_TOKEN_PATH": str(explicit)}
+    assert resolve_registry_token("http", env_token, str(sa)) == (
+        "env-secret",
+        "the environment variable KML_REGISTRY_TOKEN",
+    )
+    token, source = resolve_registry_token("http", {"KF_PIPELINES_SA_TOKEN_PATH": str(explicit)}, str(sa))
+    assert token == "explicit-secret" and "KF_PIPELINES_SA_TOKEN_PATH" in source
+    assert resolve_registry_token("https", {}, str(sa)) == ("sa-secret", "the pod's service-account token")
+    token, source = resolve_registry_token("http", {}, str(sa))
+    assert token is None and "only sent over https" in source
+    assert resolve_registry_token("https", {}, str(tmp_path / "missing")) == (None, "none")
+    with pytest.raises(FileNotFoundError, match="KF_PIPELINES_SA_TOKEN_PATH"):
+        resolve_registry_token("https", {"KF_PIPELINES_SA_TOKEN_PATH": str(tmp_path / "nope")}, str(sa))
+
+
+def test_retry_policy_defaults_env_and_errors() -> None:
+    assert registry_retry_policy({}) == {"max_attempts": 5, "base_delay": 1.0, "max_delay": 10.0, "timeout": 30.0}
+    policy = registry_retry_policy({"KML_REGISTRY_MAX_ATTEMPTS": "2", "KML_REGISTRY_BACKOFF_SECONDS": "0.5"})
+    assert policy["max_attempts"] == 2 and policy["base_delay"] == 0.5 and policy["max_delay"] == 5.0
+    with pytest.raises(ValueError, match="KML_REGISTRY_MAX_ATTEMPTS='x' is not a number"):
+        registry_retry_policy({"KML_REGISTRY_MAX_ATTEMPTS": "x"})
+    with pytest.raises(ValueError, match="must be at least 1"):
+        registry_retry_policy({"KML_REGISTRY_MAX_ATTEMPTS": "0"})
+
+
+def _api_error(cls: type, status: int, message: str) -> Exception:
+    exc = cls(status=status, reason="x", body=json.dumps({"code": "x", "message": message}))
+    return exc
+
+
+def test_transient_classification() -> None:
+    import aiohttp
+
+    assert is_transient_registry_error(_api_error(mr_exc.ServiceException, 503, "down"))
+    assert is_transient_registry_error(_api_error(mr_exc.ApiException, 429, "slow down"))
+    assert is_transient_registry_error(aiohttp.ServerDisconnectedError())
+    assert is_transient_registry_error(ConnectionResetError(104, "reset"))
+    assert is_transient_registry_error(TimeoutError())
+    assert not is_transient_registry_error(_api_error(mr_exc.UnauthorizedException, 401, "no"))
+    assert not is_transient_registry_error(_api_error(mr_exc.ConflictException, 409, "taken"))
+    assert not is_transient_registry_error(ValueError("bad"))
+
+
+def test_call_with_backoff_retries_transient_then_succeeds(caplog: pytest.LogCaptureFixture) -> None:
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return "ok"
+
+    caplog.set_level("WARNING", logger="kfp_model_lifecycle")
+    assert call_with_backoff(flaky, max_attempts=5, base_delay=0.001, max_delay=0.002) == ("ok", 3)
+    assert sum("transient failure" in r.message for r in caplog.records) == 2
+
+
+def test_call_with_backoff_is_bounded_and_keeps_permanent_errors() -> None:
+    calls = []
+
+    def down() -> None:
+        calls.append(1)
+        raise _api_error(mr_exc.ServiceException, 503, "unavailable")
+
+    with pytest.raises(mr_exc.ServiceException) as info:
+        call_with_backoff(down, max_attempts=3, base_delay=0.001, max_delay=0.001)
+    assert len(calls) == 3 and info.value.kml_attempts == 3  # type: ignore[attr-defined]
+
+    calls.clear()
+
+    def denied() -> None:
+        calls.append(1)
+        raise _api_error(mr_exc.UnauthorizedException, 401, "no")
+
+    with pytest.raises(mr_exc.UnauthorizedException):
+        call_with_backoff(denied, max_attempts=5, base_delay=0.001)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "fragments"),
+    [
+        (_api_error(mr_exc.UnauthorizedException, 401, "bad token"), PermissionError, ["401", "token_secret_name"]),
+        (_api_error(mr_exc.ForbiddenException, 403, "rbac"), PermissionError, ["403", "RoleBinding"]),
+        (_api_error(mr_exc.BadRequestException, 400, 'json: unknown field "x"'), ValueError, ['unknown field "x"']),
+        (_api_error(mr_exc.ServiceException, 503, "down"), ConnectionError, ["503", "after 5 attempts", "health"]),
+        (ConnectionRefusedError(111, "refused"), ConnectionError, ["unreachable", "8080", "8443"]),
+        (RuntimeError("boom"), RuntimeError, ["boom"]),
+    ],
+)
+def test_describe_registry_error(exc: Exception, kind: type, fragments: list[str]) -> None:
+    err = describe_registry_error(exc, "http://mr:8080", "create model version '1.0.0'", attempts=5)
+    assert type(err) is kind
+    assert "Model Registry at http://mr:8080: could not create model version '1.0.0'" in str(err)
+    for fragment in fragments:
+        assert fragment in str(err)
+
+
+def test_describe_registry_error_scheme_hints() -> None:
+    http_to_tls = _api_error(mr_exc.BadRequestException, 400, "Client sent an HTTP request to an HTTPS server.")
+    err = describe_registry_error(http_to_tls, "http://mr:8443", "reach the registry")
+    assert isinstance(err, ConnectionError) and "https://mr:8443" in str(err)
+    err = describe_registry_error(
+        _api_error(mr_exc.NotFoundException, 404, "nope"), "http://x:80", "reach the registry"
+    )
+    assert isinstance(err, ConnectionError) and "/api/model_registry/v1" in str(err)
+
+
+# -- lineage ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "missing"),
+    [
+        (None, True),
+        ("", True),
+        ("  ", True),
+        ("{{$.pipeline_job_uuid}}", True),
+        ("{{$.pipeline_task_name}}", True),
+        ("{{workflow.uid}}", True),
+        ("run-123", False),
+        ("a {b} c", False),
+    ],
+)
+def test_is_missing_value(value: object, missing: bool) -> None:
+    assert is_missing_value(value) is missing
+
+
+def test_collect_run_context_from_inputs() -> None:
+    ctx = collect_run_context("rid", "rname", "pipe", "task", "ns", "https://ui/_/pipeline/", env={})
+    assert (ctx["run_id"], ctx["run_name"], ctx["pipeline_name"], ctx["task_name"], ctx["namespace"]) == (
+        "rid",
+        "rname",
+        "pipe",
+        "task",
+        "ns",
+    )
+    assert ctx["run_url"] == "https://ui/_/pipeline/#/runs/details/rid"
+    assert ctx["missing"] == {}
+    assert ctx["sources"]["run_id"] == "the run_id input"
+
+
+def test_collect_run_context_placeholders_are_missing_and_env_fallbacks(tmp_path: Path) -> None:
+    ns_file = tmp_path / "namespace"
+    ns_file.write_text("team-a\n")
+    ctx = collect_run_context(
+        "{{$.pipeline_job_uuid}}",
+        "{{$.pipeline_job_name}}",
+        "",
+        "{{$.pipeline_task_name}}",
+        env={"KML_KFP_UI_URL": "http://ui"},
+        sa_namespace_path=str(ns_file),
+    )
+    assert ctx["run_id"] == ctx["run_name"] == ctx["task_name"] == ctx["pipeline_name"] == ""
+    assert ctx["namespace"] == "team-a" and ctx["sources"]["namespace"] == "the service-account namespace file"
+    assert set(ctx["missing"]) == {"run_id", "run_name", "pipeline_name", "task_name", "run_url"}
+    assert "PIPELINE_JOB_ID_PLACEHOLDER" in ctx["missing"]["run_id"]
+    assert ctx["missing"]["run_url"] == "needs the run id"
+    assert any("KFP_POD_NAME is not set" in n for n in ctx["notes"])
+    ctx = collect_run_context(env={"POD_NAMESPACE": "ns-env", "KFP_RUN_ID": "r-env"}, sa_namespace_path=str(ns_file))
+    assert ctx["namespace"] == "ns-env" and ctx["run_id"] == "r-env"
+
+
+class _FakeKubernetes:
+    """A fake Kubernetes API over http on loopback: one pod and one Argo workflow (or 403 for everything)."""
+
+    def __init__(self, *, forbidden: bool = False, pod_annotations: dict | None = None) -> None:
+        self.requests: list[tuple[str, str]] = []
+        objects = {
+            "/api/v1/namespaces/team-a/pods/train-pod-123": {
+                "metadata": {
+                    "name": "train-pod-123",
+                    "labels": {"pipeline/runid": "5f1c-run-uuid", "workflows.argoproj.io/workflow": "wf-abc"},
+                    "annotations": pod_annotations or {},
+                }
+            },
+            "/apis/argoproj.io/v1alpha1/namespaces/team-a/workflows/wf-abc": {
+                "metadata": {"annotations": {"pipelines.kubeflow.org/run_name": "nightly run 7"}}
+            },
+        }
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake.requests.append((self.path, self.headers.get("Authorization", "")))
+                body = objects.get(self.path)
+                status = 403 if forbidden else (200 if body is not None else 404)
+                data = json.dumps(body if status == 200 else {"kind": "Status", "code": status}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_k8s() -> Iterator[_FakeKubernetes]:
+    server = _FakeKubernetes()
+    yield server
+    server.close()
+
+
+def test_run_id_and_name_from_pod_labels_through_kubernetes_api(fake_k8s: _FakeKubernetes, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("k8s-sa-token")
+    ctx = collect_run_context(
+        "{{$.pipeline_job_uuid}}",
+        namespace="team-a",
+        env={"KFP_POD_NAME": "train-pod-123"},
+        k8s_api_url=fake_k8s.url,
+        k8s_token_path=str(token),
+    )
+    assert ctx["run_id"] == "5f1c-run-uuid" and ctx["run_name"] == "nightly run 7"
+    assert ctx["sources"]["run_id"] == "the pod's labels/annotations (Kubernetes API)"
+    assert fake_k8s.requests[0] == ("/api/v1/namespaces/team-a/pods/train-pod-123", "Bearer k8s-sa-token")
+
+
+def test_run_name_from_pod_annotation_skips_workflow_lookup(tmp_path: Path) -> None:
+    server = _FakeKubernetes(pod_annotations={"pipelines.kubeflow.org/run_name": "from-pod"})
+    try:
+        ctx = collect_run_context(
+            namespace="team-a", env={"KFP_POD_NAME": "train-pod-123"}, k8s_api_url=server.url, k8s_token_path=""
+        )
+    finally:
+        server.close()
+    assert ctx["run_name"] == "from-pod" and len(server.requests) == 1
+
+
+def test_kubernetes_api_forbidden_is_a_note_not_an_error() -> None:
+    server = _FakeKubernetes(forbidden=True)
+    try:
+        ctx = collect_run_context(
+            namespace="team-a", env={"KFP_POD_NAME": "train-pod-123"}, k8s_api_url=server.url, k8s_token_path=""
+        )
+    finally:
+        server.close()
+    assert ctx["run_id"] == "" and "run_id" in ctx["missing"]
+    assert any("may not 'get' pods in team-a" in n for n in ctx["notes"])
+
+
+def test_kubernetes_api_unreachable_is_a_note() -> None:
+    from kfp_model_lifecycle.registry.server import free_port
+
+    ctx = collect_run_context(
+        namespace="team-a",
+        env={"KFP_POD_NAME": "p"},
+        k8s_api_url=f"http://127.0.0.1:{free_port()}",
+        k8s_token_path="",
+    )
+    assert ctx["run_id"] == "" and any("could not read pod p" in n for n in ctx["notes"])
+
+
+def test_code_version_and_training_image_sources() -> None:
+    assert find_code_version("abc123", {"git_commit": "x"}, {"GITHUB_SHA": "y"}) == ("abc123", "the code_version input")
+    assert find_code_version("", {"git_commit": "x"}, {"GITHUB_SHA": "y"}) == ("x", "model.metadata['git_commit']")
+    assert find_code_version("", {}, {"CI_COMMIT_SHA": "z"}) == ("z", "the environment variable CI_COMMIT_SHA")
+    assert find_code_version("{{$.x}}", {}, {}) == ("", "")
+    assert find_training_image("", {"training_image": "img:1"}, {})[0] == "img:1"
+    assert find_training_image("", {}, {"KML_TRAINING_IMAGE": "img:2"})[0] == "img:2"
+    assert find_training_image("", {}, {}) == ("", "")
+
+
+def test_sha256_of_file_and_directory(tmp_path: Path) -> None:
+    f = tmp_path / "data.csv"
+    f.write_bytes(b"a,b\n1,2\n")
+    assert sha256_of_path(str(f)) == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+    d = tmp_path / "dir"
+    (d / "sub").mkdir(parents=True)
+    (d / "b.txt").write_text("B")
+    (d / "sub" / "a.txt").write_text("A")
+    first = sha256_of_path(str(d))
+    assert first == sha256_of_path(str(d))
+    (d / "sub" / "a.txt").rename(d / "sub" / "c.txt")
+    assert sha256_of_path(str(d)) != first
+    info = lineage.describe_dataset_input("train", "", "s3://b/x", str(tmp_path / "missing"), None)
+    assert info["sha256"] == "" and "not readable" in info["problem"] and info["name"] == "train"
+
+
+def test_build_run_url() -> None:
+    assert build_run_url("http://ui/", "r1") == "http://ui/#/runs/details/r1"
+    assert build_run_url("", "r1") == "" and build_run_url("http://ui", "") == ""
+
+
+# -- names, versions, properties, records -------------------------------------------------------------------
+
+
+def test_check_registry_name() -> None:
+    assert check_registry_name("  iris  ", "model_name") == "iris"
+    with pytest.raises(ValueError, match="model_name is empty"):
+        check_registry_name(" ", "model_name")
+    with pytest.raises(ValueError, match=r"contains '/'.*'team-iris'"):
+        check_registry_name("team/iris", "model_name")
+    with pytest.raises(ValueError, match="at most 255"):
+        check_registry_name("x" * 256, "model_name")
+    with pytest.raises(ValueError, match="control characters"):
+        check_registry_name("a\nb", "version")
+
+
+def test_versions_and_semver_bumps() -> None:
+    assert parse_version_request("") == ("bump", "patch")
+    assert parse_version_request("MINOR") == ("bump", "minor")
+    assert parse_version_request("v2-candidate") == ("name", "v2-candidate")
+    assert parse_semver("1.2.3") == (1, 2, 3)
+    assert parse_semver("1.2") is None and parse_semver("1.2.3-rc1") is None and parse_semver("01.2.3") is None
+    assert next_semver([], "major") == "1.0.0"
+    assert next_semver(["latest", "v9"], "patch") == "1.0.0"
+    names = ["1.0.0", "1.10.0", "1.9.7", "2.0.0-rc1", "experiment"]
+    assert next_semver(names, "patch") == "1.10.1"
+    assert next_semver(names, "minor") == "1.11.0"
+    assert next_semver(names, "major") == "2.0.0"
+    assert next_semver(["1.0.0"], "patch", floor=(1, 0, 4)) == "1.0.5"
+    with pytest.raises(ValueError, match="not one of"):
+        next_semver([], "huge")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, {"bool_value": True, "metadataType": "MetadataBoolValue"}),
+        (7, {"int_value": "7", "metadataType": "MetadataIntValue"}),
+        (0.5, {"double_value": 0.5, "metadataType": "MetadataDoubleValue"}),
+        (float("nan"), {"string_value": "nan", "metadataType": "MetadataStringValue"}),
+        ("x", {"string_value": "x", "metadataType": "MetadataStringValue"}),
+        ({"b": 1, "a": [1, 2]}, {"string_value": '{"a": [1, 2], "b": 1}', "metadataType": "MetadataStringValue"}),
+        (None, None),
+    ],
+)
+def test_to_metadata_value(value: object, expected: dict | None) -> None:
+    assert to_metadata_value(value) == expected
+
+
+def test_build_version_properties_keys_types_and_precedence() -> None:
+    context = {"run_id": "r", "run_name": "n", "pipeline_name": "p", "namespace": "ns", "task_name": "t", "run_url": ""}
+    datasets = [{"role": "train", "uri": "s3://d/train", "sha256": "ab" * 32}, {"role": "eval", "uri": "s3://d/e"}]
+    props, notes = build_version_properties(
+        context,
+        model_uri="s3://m/model",
+        datasets=datasets,
+        hyperparameters={"lr": 0.1, "depth": 3, "layers": [1, 2], "skip": None, "trees": "150", "rate": "0.25"},
+        model_metadata={
+            "framework": "sklearn",
+            "hyperparameters": {"depth": 2, "seed": 7},
+            "registered_models": [],
+            "display_name": "x",
+        },
+        metrics={"accuracy": 0.93, "f1": 1, "confusion": "n/a", "kfp_run_id": 0.5},
+        labels=["prod", "", "accuracy"],
+        code_version="abc",
+        training_image="img",
+    )
+    assert props["kfp_run_id"] == to_metadata_value("r")  # lineage wins over a metric with the same name
+    assert props["kfp_model_uri"]["string_value"] == "s3://m/model"
+    assert "kfp_run_url" not in props
+    assert props["hp_depth"] == to_metadata_value(3)  # explicit hyperparameters override model.metadata's
+    assert props["hp_seed"] == to_metadata_value(7)  # model.metadata["hyperparameters"] is flattened into hp_*
+    assert props["hp_trees"] == to_metadata_value(150)  # numeric strings (pipeline parameters in a dict)
+    assert props["hp_rate"] == to_metadata_value(0.25)
+    assert props["model_meta_framework"] == to_metadata_value("sklearn")  # other model.metadata keys
+    assert "hp_framework" not in props and "model_meta_hyperparameters" not in props
+    assert props["hp_layers"]["string_value"] == "[1, 2]"
+    assert not any(k.endswith(("registered_models", "display_name")) for k in props) and "hp_skip" not in props
+    assert props["accuracy"] == to_metadata_value(0.93)  # metric replaces the label of the same name
+    assert props["f1"] == {"double_value": 1.0, "metadataType": "MetadataDoubleValue"}
+    assert "confusion" not in props
+    assert props["prod"] == to_metadata_value("")
+    assert props["dataset_0_sha256"]["string_value"] == "ab" * 32 and "dataset_1_sha256" not in props
+    assert props["dataset_1_role"]["string_value"] == "eval"
+    assert props["code_version"]["string_value"] == "abc" and props["training_image"]["string_value"] == "img"
+    assert any("'confusion'" in n for n in notes) and any("'skip'" in n for n in notes)
+    assert any("'accuracy' replaces" in n for n in notes)
+
+
+def test_model_and_dataset_artifacts() -> None:
+    context = {"run_id": "r1", "run_name": "run one", "namespace": "ns"}
+    art = build_model_artifact("iris", "s3://b/m", context, model_format_name="sklearn", storage_key="aws")
+    assert art == {
+        "artifactType": "model-artifact",
+        "name": "iris",
+        "uri": "s3://b/m",
+        "state": "LIVE",
+        "modelFormatName": "sklearn",
+        "storageKey": "aws",
+        "modelSourceKind": "kfp",
+        "modelSourceClass": "pipelinerun",
+        "modelSourceGroup": "ns",
+        "modelSourceId": "r1",
+        "modelSourceName": "run one",
+    }
+    assert "modelSourceId" not in build_model_artifact("iris", "s3://b/m", {})
+    bodies = build_dataset_artifacts(
+        [{"role": "train", "name": "out", "uri": "s3://d", "sha256": "cd"}, {"role": "eval", "uri": ""}]
+    )
+    assert len(bodies) == 1 and bodies[0]["name"] == "train-dataset" and bodies[0]["digest"] == "sha256:cd"
+    assert bodies[0]["customProperties"]["kfp_artifact_name"]["string_value"] == "out"
+
+
+def test_registration_key() -> None:
+    ctx = {"run_id": "r1", "task_name": "register-model"}
+    key = registration_key(ctx, "iris", "s3://b/m")
+    assert key.startswith("kfp:r1:register-model:iris:") and len(key.rsplit(":", 1)[1]) == 12
+    assert registration_key(ctx, "iris", "s3://b/other") != key  # ParallelFor iterations differ
+    assert registration_key({"task_name": "t"}, "iris", "s3://b/m") == ""
+
+
+def test_registered_model_output_convention() -> None:
+    meta = registered_model_output(
+        {"model_name": "iris", "model_id": "1", "version_name": "1.0.0", "version_id": "2"}, "http://mr:8080", "s3://m"
+    )
+    assert meta["registered_models"] == [
+        {
+            "modelName": "iris",
+            "versionName": "1.0.0",
+            "versionID": "2",
+            "modelID": "1",
+            "modelRegistryURL": "http://mr:8080",
+        }
+    ]
+    assert meta["storage_uri"] == "model-registry://iris/1.0.0"
+
+
+def test_write_json_atomically_leaves_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "pointer.json"
+    registration.write_json_atomically(str(target), {"a": 1})
+    assert json.loads(target.read_text()) == {"a": 1}
+    with pytest.raises(TypeError):
+        registration.write_json_atomically(str(target), {"a": object()})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in target.parent.iterdir()] == ["pointer.json"]
+
+
+def test_invalid_inputs_fail_before_any_network_call() -> None:
+    with pytest.raises(ValueError, match="contains '/'"):
+        registration.run_register_model(model_uri="s3://m", model_name="a/b", registry_url="http://127.0.0.1:1")
+    with pytest.raises(ValueError, match="version 'x/y' contains '/'"):
+        registration.run_register_model(model_uri="s3://m", model_name="ab", version="x/y", registry_url="http://h:1")
+    with pytest.raises(ValueError, match="has no URI"):
+        registration.run_register_model(model_uri="", model_name="ab", registry_url="http://127.0.0.1:1")
+
+
+def test_pod_function_lists_are_complete_plain_functions() -> None:
+    import inspect
+
+    from kfp_model_lifecycle.components.register_model import component
+
+    for module, names in (
+        (registry_client, registry_client.REGISTRY_CLIENT_FUNCTIONS),
+        (lineage, lineage.LINEAGE_FUNCTIONS),
+        (registration, registration.REGISTRATION_FUNCTIONS),
+    ):
+        public = {
+            n
+            for n, f in vars(module).items()
+            if inspect.isfunction(f) and f.__module__ == module.__name__ and not n.startswith("_")
+        }
+        assert public == {f.__name__ for f in names}, module.__name__
+    source = inspect.getsource(component)
+    assert "additional_funcs=[*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *REGISTRATION_FUNCTIONS]" in source
+
+
+def test_readme_documents_every_input_and_output() -> None:
+    import re
+
+    from kfp_model_lifecycle.components.register_model import register_model
+
+    readme = (Path(registration.__file__).parent / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", readme, flags=re.MULTILINE))
+    spec = register_model.component_spec
+    assert set(spec.inputs) | set(spec.outputs) <= documented
+
+
+def test_bad_ca_bundle_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    with pytest.raises(ValueError, match="is not a usable PEM CA bundle"):
+        registry_client.connect_model_registry("https://127.0.0.1:1", ca_bundle_path=str(bad), env={}, probe=False)
