@@ -86,7 +86,7 @@ def test_component_yaml_loads_back(fresh):
 def test_runtime_requirements_match_the_pins_and_the_dockerfile(fresh):
     lines = [line for line in (fresh / "runtime-requirements.txt").read_text().splitlines() if not line.startswith("#")]
     assert lines == list(RUNTIME_PACKAGES)
-    dockerfile = (REPO / "docker" / "Dockerfile").read_text()
+    dockerfile = (REPO / "runtime-image" / "Dockerfile").read_text()
     assert "COPY compiled/runtime-requirements.txt" in dockerfile
     assert [line for line in dockerfile.splitlines() if line.startswith("FROM")] == ["FROM python:3.11"]
 
