@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from kfp_model_lifecycle.cluster.cli import register_cluster_commands
+
 
 def _registry_serve(args: argparse.Namespace) -> int:
     from kfp_model_lifecycle.registry.server import TOKEN_ENV, serve
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("--check", action="store_true", help="verify OUT is current and valid; write nothing")
     compile_.set_defaults(func=_compile)
+    register_cluster_commands(commands)
     return parser
 
 

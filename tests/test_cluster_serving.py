@@ -1,0 +1,315 @@
+"""The local cluster serving real scikit-learn models with KServe's model server, end to end.
+
+One cluster (and one embedded Model Registry) per module: model servers take seconds to start. The tests run
+in file order and build on each other's revisions (create -> canary -> promote -> failed load -> stop).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import joblib
+import jsonschema
+import numpy as np
+import pytest
+from kubernetes import client
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import RandomForestClassifier
+
+from kfp_model_lifecycle.cluster import LocalCluster
+from kfp_model_lifecycle.cluster.router import REVISION_HEADER
+from kfp_model_lifecycle.cluster.storage import resolve_storage_uri
+from kfp_model_lifecycle.registry import EmbeddedRegistry
+
+GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
+NS = "kubeflow-user"
+ROWS = 8
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    bundle = load_breast_cancer()
+    return bundle.data, bundle.target
+
+
+def train(tmp: Path, x: np.ndarray, y: np.ndarray) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    model = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0, n_jobs=1).fit(x, y)
+    joblib.dump(model, tmp / "model.joblib")
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory, data: tuple[np.ndarray, np.ndarray]) -> dict[str, Path]:
+    """Model "a" predicts the labels, model "b" their opposite (so answers tell the revisions apart)."""
+    x, y = data
+    root = tmp_path_factory.mktemp("models")
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "model.joblib").write_bytes(b"not a model")
+    return {"a": train(root / "a", x, y), "b": train(root / "b", x, 1 - y), "broken": broken}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, registry: EmbeddedRegistry) -> Iterator[LocalCluster]:
+    with LocalCluster(tmp_path_factory.mktemp("cluster"), registry_url=registry.url, retire_after=0.5) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def api(cluster: LocalCluster) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(cluster.api_client())
+
+
+@pytest.fixture(scope="module")
+def crd_schema(shared_dir: Path) -> dict[str, Any]:
+    """KServe's InferenceService schema (from ../shared/kserve, never copied into the repo)."""
+    with gzip.open(shared_dir / "kserve" / "inferenceservice.v1beta1.openapiv3.json.gz", "rt") as handle:
+        return json.load(handle)
+
+
+def assert_matches_crd(obj: dict[str, Any], schema: dict[str, Any]) -> None:
+    """The whole object, status included, is valid against KServe's CRD schema."""
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=lambda e: list(e.absolute_path))
+    assert not errors, [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+
+
+@pytest.fixture(scope="module")
+def started_pids() -> list[int]:
+    """Every model server pid the tests saw, checked by the last test."""
+    return []
+
+
+def isvc(name: str, storage_uri: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "InferenceService",
+        "metadata": {"name": name, "annotations": annotations or {}},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": storage_uri}}},
+    }
+
+
+def settled(cluster: LocalCluster, name: str, generation: int, timeout: float = 120) -> dict[str, Any]:
+    """The object once the controller finished ``generation`` (the way a deploy step should wait)."""
+
+    def done(obj: dict[str, Any]) -> bool:
+        status = obj.get("status", {})
+        return (
+            status.get("observedGeneration", 0) >= generation
+            and status.get("modelStatus", {}).get("transitionStatus") != "InProgress"
+        )
+
+    return cluster.wait_for(name, done, timeout=timeout)
+
+
+def ready(obj: dict[str, Any]) -> str:
+    return next(c["status"] for c in obj["status"]["conditions"] if c["type"] == "Ready")
+
+
+def predict(url: str, name: str, x: np.ndarray) -> tuple[list[int], str]:
+    response = httpx.post(f"{url}/v1/models/{name}:predict", json={"instances": x.tolist()}, timeout=30)
+    response.raise_for_status()
+    return response.json()["predictions"], response.headers[REVISION_HEADER]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_serves_a_model_over_v1_and_v2(
+    api: client.CustomObjectsApi,
+    cluster: LocalCluster,
+    models: dict[str, Path],
+    data: tuple[np.ndarray, np.ndarray],
+    started_pids: list[int],
+    crd_schema: dict[str, Any],
+) -> None:
+    x, y = data
+    created = api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, isvc("sk", str(models["a"])))
+    obj = settled(cluster, "sk", created["metadata"]["generation"])
+    status = obj["status"]
+    assert ready(obj) == "True", status
+    assert status["observedGeneration"] == 1
+    assert status["deploymentMode"] == "Serverless"
+    assert status["modelStatus"]["transitionStatus"] == "UpToDate"
+    assert status["modelStatus"]["states"] == {"activeModelState": "Loaded", "targetModelState": "Loaded"}
+    predictor = status["components"]["predictor"]
+    assert predictor["latestReadyRevision"] == predictor["latestRolledoutRevision"] == "sk-predictor-00001"
+    assert [(t["revisionName"], t["percent"]) for t in predictor["traffic"]] == [("sk-predictor-00001", 100)]
+    assert status["url"].startswith("http://127.0.0.1:") and status["address"]["url"] == status["url"]
+    started_pids.extend(cluster.server_pids())
+
+    predictions, revision = predict(status["url"], "sk", x[:ROWS])
+    assert predictions == y[:ROWS].tolist()
+    assert revision == "sk-predictor-00001"
+
+    v2 = httpx.post(
+        f"{status['url']}/v2/models/sk/infer",
+        json={"inputs": [{"name": "input-0", "shape": [ROWS, 30], "datatype": "FP64", "data": x[:ROWS].tolist()}]},
+        timeout=30,
+    )
+    assert v2.status_code == 200, v2.text
+    output = v2.json()["outputs"][0]
+    assert output["shape"] == [ROWS] and output["data"] == y[:ROWS].tolist()
+    assert httpx.get(f"{status['url']}/v2/models/sk/ready").status_code == 200
+    assert_matches_crd(obj, crd_schema)
+
+
+def test_canary_splits_traffic_then_promotes(
+    api: client.CustomObjectsApi,
+    cluster: LocalCluster,
+    models: dict[str, Path],
+    data: tuple[np.ndarray, np.ndarray],
+    started_pids: list[int],
+    crd_schema: dict[str, Any],
+) -> None:
+    x, y = data
+    patch = {"spec": {"predictor": {"canaryTrafficPercent": 30, "model": {"storageUri": str(models["b"])}}}}
+    generation = api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk", patch)["metadata"]["generation"]
+    assert generation == 2
+    obj = settled(cluster, "sk", generation)
+    assert ready(obj) == "True", obj["status"]
+    started_pids.extend(cluster.server_pids())
+    predictor = obj["status"]["components"]["predictor"]
+    assert predictor["latestCreatedRevision"] == predictor["latestReadyRevision"] == "sk-predictor-00002"
+    assert predictor["latestRolledoutRevision"] == "sk-predictor-00001", "a canary is not rolled out yet"
+    traffic = {t["tag"]: (t["revisionName"], t["percent"]) for t in predictor["traffic"]}
+    assert traffic == {"latest": ("sk-predictor-00002", 30), "prev": ("sk-predictor-00001", 70)}
+    assert_matches_crd(obj, crd_schema)
+
+    expected = {"sk-predictor-00001": y[:1].tolist(), "sk-predictor-00002": (1 - y[:1]).tolist()}
+    counts: Counter[str] = Counter()
+    with httpx.Client(timeout=30) as http:
+        for _ in range(200):
+            response = http.post(f"{obj['status']['url']}/v1/models/sk:predict", json={"instances": x[:1].tolist()})
+            revision = response.headers[REVISION_HEADER]
+            assert response.json()["predictions"] == expected[revision], "each revision serves its own model"
+            counts[revision] += 1
+    assert 36 <= counts["sk-predictor-00002"] <= 84, counts  # 30% of 200 = 60, +-3.5 standard deviations
+
+    promote = {"spec": {"predictor": {"canaryTrafficPercent": None}}}
+    generation = api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk", promote)["metadata"]["generation"]
+    obj = settled(cluster, "sk", generation)
+    predictor = obj["status"]["components"]["predictor"]
+    assert predictor["latestRolledoutRevision"] == "sk-predictor-00002"
+    assert predictor["previousRolledoutRevision"] == "sk-predictor-00001"
+    assert [(t["revisionName"], t["percent"]) for t in predictor["traffic"]] == [("sk-predictor-00002", 100)]
+    assert {predict(obj["status"]["url"], "sk", x[:1])[1] for _ in range(20)} == {"sk-predictor-00002"}
+    old = [rev.server.pid for rev in [cluster.controller.revisions(NS, "sk")["sk-predictor-00001"]] if rev.server]
+    deadline = time.monotonic() + 15
+    while cluster.controller.revisions(NS, "sk")["sk-predictor-00001"].server is not None:
+        assert time.monotonic() < deadline, "the previous revision was not stopped after its grace period"
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in old)
+
+
+def test_failed_load_blocks_and_keeps_the_previous_revision_serving(
+    api: client.CustomObjectsApi,
+    cluster: LocalCluster,
+    models: dict[str, Path],
+    data: tuple[np.ndarray, np.ndarray],
+    crd_schema: dict[str, Any],
+) -> None:
+    x, _ = data
+    patch = {"spec": {"predictor": {"model": {"storageUri": str(models["broken"])}}}}
+    generation = api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk", patch)["metadata"]["generation"]
+    obj = settled(cluster, "sk", generation)
+    status = obj["status"]
+    assert ready(obj) == "False"
+    assert status["modelStatus"]["transitionStatus"] == "BlockedByFailedLoad"
+    assert status["modelStatus"]["lastFailureInfo"]["reason"] == "ModelLoadFailed"
+    assert status["modelStatus"]["lastFailureInfo"]["modelRevisionName"] == "sk-predictor-00003"
+    assert status["modelStatus"]["states"]["activeModelState"] == "Loaded", "the previous revision still serves"
+    predictor = status["components"]["predictor"]
+    assert predictor["latestCreatedRevision"] == "sk-predictor-00003"
+    assert predictor["latestReadyRevision"] == "sk-predictor-00002"
+    assert [(t["revisionName"], t["percent"]) for t in predictor["traffic"]] == [("sk-predictor-00002", 100)]
+    assert predict(status["url"], "sk", x[:1])[1] == "sk-predictor-00002"
+    assert_matches_crd(obj, crd_schema)
+
+
+def test_model_registry_uri_is_resolved_through_the_registry(
+    api: client.CustomObjectsApi,
+    cluster: LocalCluster,
+    registry: EmbeddedRegistry,
+    models: dict[str, Path],
+    data: tuple[np.ndarray, np.ndarray],
+    started_pids: list[int],
+    unique: str,
+) -> None:
+    from model_registry import ModelRegistry
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no token for the local registry
+        mr = ModelRegistry(registry.address, registry.port, author="tester", is_secure=False)
+    name = f"cancer-{unique}"
+    for version, model in (("1.0.0", models["a"]), ("2.0.0", models["b"])):
+        mr.register_model(name, uri=str(model), model_format_name="sklearn", model_format_version="1", version=version)
+    assert resolve_storage_uri(f"model-registry://{name}", registry_url=registry.url) == models["b"], "newest"
+    host_form = f"model-registry://127.0.0.1:{registry.port}/{name}/2.0.0"
+    assert resolve_storage_uri(host_form) == models["b"]
+
+    x, y = data
+    body = isvc("sk-registry", f"model-registry://{name}/1.0.0", {"serving.kserve.io/deploymentMode": "RawDeployment"})
+    api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, body)
+    obj = settled(cluster, "sk-registry", 1)
+    assert ready(obj) == "True", obj["status"]
+    assert obj["status"]["deploymentMode"] == "RawDeployment"
+    started_pids.extend(cluster.server_pids())
+    assert predict(obj["status"]["url"], "sk-registry", x[:ROWS])[0] == y[:ROWS].tolist()
+
+    missing = {"spec": {"predictor": {"model": {"storageUri": f"model-registry://{name}/9.9.9"}}}}
+    api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-registry", missing)
+    obj = settled(cluster, "sk-registry", 2)
+    message = obj["status"]["modelStatus"]["lastFailureInfo"]["message"]
+    assert "has no version '9.9.9'" in message
+    assert predict(obj["status"]["url"], "sk-registry", x[:1])[1] == "sk-registry-predictor-00001", "old one serves"
+
+    newer = {"spec": {"predictor": {"canaryTrafficPercent": 30, "model": {"storageUri": f"model-registry://{name}"}}}}
+    api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-registry", newer)
+    obj = settled(cluster, "sk-registry", 3)
+    assert ready(obj) == "True", obj["status"]
+    started_pids.extend(cluster.server_pids())
+    predictor = obj["status"]["components"]["predictor"]
+    assert [(t["revisionName"], t["percent"]) for t in predictor["traffic"]] == [("sk-registry-predictor-00003", 100)]
+    assert predictor["latestRolledoutRevision"] == "sk-registry-predictor-00003", "RawDeployment has no canary"
+    assert predictor["previousRolledoutRevision"] == "sk-registry-predictor-00001"
+    predictions, revision = predict(obj["status"]["url"], "sk-registry", x[:ROWS])
+    assert predictions == (1 - y[:ROWS]).tolist() and revision == "sk-registry-predictor-00003", "newest = 2.0.0"
+
+
+def test_delete_stops_the_servers(api: client.CustomObjectsApi, cluster: LocalCluster) -> None:
+    revision = cluster.controller.revisions(NS, "sk-registry")["sk-registry-predictor-00003"]
+    assert revision.server is not None and revision.server.pid is not None
+    pid = revision.server.pid
+    url = cluster.store.get(NS, "sk-registry")["status"]["url"]
+    api.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-registry")
+    deadline = time.monotonic() + 20
+    while cluster.store.find(NS, "sk-registry") is not None:
+        assert time.monotonic() < deadline, "the finalizer did not complete"
+        time.sleep(0.05)
+    assert not alive(pid)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url, timeout=2)
+
+
+def test_stop_leaves_no_processes(cluster: LocalCluster, started_pids: list[int]) -> None:
+    running = cluster.server_pids()
+    assert running, "the sk InferenceService should still be served"
+    cluster.stop()
+    for pid in {*started_pids, *running}:
+        assert not alive(pid), f"model server {pid} outlived the cluster"
+    assert cluster.server_pids() == []
