@@ -3,6 +3,17 @@
 ``kml compile`` writes ``compiled/components/<name>.yaml`` for every component exported here.
 """
 
+from kfp_model_lifecycle.components.approve_model import approve_model, approve_model_with_context
+from kfp_model_lifecycle.components.compare_models import compare_models
+from kfp_model_lifecycle.components.promote_model import promote_model, promote_model_with_context
 from kfp_model_lifecycle.components.register_model import register_model, register_model_with_lineage
 
-__all__ = ["register_model", "register_model_with_lineage"]
+__all__ = [
+    "approve_model",
+    "approve_model_with_context",
+    "compare_models",
+    "promote_model",
+    "promote_model_with_context",
+    "register_model",
+    "register_model_with_lineage",
+]

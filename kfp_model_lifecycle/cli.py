@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from kfp_model_lifecycle.cluster.cli import register_cluster_commands
+from kfp_model_lifecycle.models import register_models_commands
 
 
 def _registry_serve(args: argparse.Namespace) -> int:
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--check", action="store_true", help="verify OUT is current and valid; write nothing")
     compile_.set_defaults(func=_compile)
     register_cluster_commands(commands)
+    register_models_commands(commands)
     return parser
 
 

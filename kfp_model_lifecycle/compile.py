@@ -22,6 +22,9 @@ from typing import Any
 import yaml
 
 DEFAULT_OUT = Path("compiled")
+# Linux's limit for one argument (MAX_ARG_STRLEN, including the NUL): KFP passes a lightweight component's
+# whole program as one argument of `sh -c`.
+LINUX_MAX_ARG_BYTES = 131_072
 
 
 def discover() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -139,6 +142,15 @@ def validate_file(path: Path) -> list[str]:
     executors = docs[0].get("deploymentSpec", {}).get("executors", {})
     for label, executor in executors.items():
         parse(executor, pipeline_spec_pb2.PipelineDeploymentConfig.ExecutorSpec(), f"executor {label}")
+        container = executor.get("container", {}) if isinstance(executor, dict) else {}
+        for arg in [*container.get("command", []), *container.get("args", [])]:
+            size = len(str(arg).encode())
+            if size >= LINUX_MAX_ARG_BYTES:
+                problems.append(
+                    f"{path}: executor {label}: one command argument is {size:,} bytes; Linux refuses arguments of"
+                    f" {LINUX_MAX_ARG_BYTES:,} bytes or more (MAX_ARG_STRLEN), so the pod could not start: embed fewer"
+                    " helpers (runtime.pod_functions keeps only the reachable ones)"
+                )
     components = docs[0].get("components", {})
     problems += [f"{path}: {p}" for p in _check_dag(docs[0].get("root", {}), components, executors, "root")]
     for name, comp in components.items():

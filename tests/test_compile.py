@@ -156,3 +156,14 @@ def test_cli_compile_removes_only_generated_stale_yaml(tmp_path):
     assert not (out / "components" / "gone.yaml").exists()
     assert (out / "notes.txt").read_text() == "keep me\n"
     assert kml_compile.check(out) == [f"{out / 'notes.txt'}: not produced by a fresh compile (stale? remove it)"]
+
+
+def test_validation_rejects_programs_over_the_linux_argument_limit(fresh, tmp_path):
+    source = next((fresh / "components").glob("*.yaml"))
+    docs = list(yaml.safe_load_all(source.read_text()))
+    container = next(iter(docs[0]["deploymentSpec"]["executors"].values()))["container"]
+    assert all(len(str(a).encode()) < kml_compile.LINUX_MAX_ARG_BYTES for a in container["command"])
+    container["command"][-1] += "\n# padding\n" + "x" * kml_compile.LINUX_MAX_ARG_BYTES
+    bad = tmp_path / "big.yaml"
+    bad.write_text(yaml.safe_dump_all(docs))
+    assert any("MAX_ARG_STRLEN" in p for p in kml_compile.validate_file(bad))

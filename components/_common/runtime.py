@@ -8,8 +8,10 @@ nothing at start-up.
 """
 
 from __future__ import annotations
+import __future__
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 BASE_IMAGE = "python:3.11"
@@ -44,3 +46,91 @@ def component_kwargs(*packages: str) -> dict[str, Any]:
     if image:
         return {"base_image": image, "packages_to_install": [], "install_kfp_package": False}
     return {"base_image": BASE_IMAGE, "packages_to_install": list(packages)}
+
+
+# Linux limits one command-line argument to 128 KiB (MAX_ARG_STRLEN = 131072 bytes with its NUL), and KFP passes
+# a lightweight component's whole program as one argument of `sh -c`, in a cluster as in the local runner
+# ("Argument list too long"). Tests keep the compiled program 4 KiB below the limit.
+MAX_EMBEDDED_PROGRAM_BYTES = 126_976
+
+
+def pod_functions(
+    entry_points: list[Callable[..., Any]], pool: list[Callable[..., Any]], *, exclude: tuple[str, ...] = ()
+) -> list[Callable[..., Any]]:
+    """The helpers the pod needs, made compact for ``additional_funcs``.
+
+    Takes the functions of ``pool`` reachable from ``entry_points`` (by the global names their code uses, nested
+    functions included), in ``pool`` order, and gives each one a copy whose source has no docstrings (docstrings
+    are for readers of this repository; the pod does not need them), so the program stays under the argument
+    limit. Everything else in the source -- code, comments, line layout -- is kept verbatim, so the compiled YAML
+    is deterministic and independent of the Python version.
+
+    Args:
+        entry_points: Functions the component body calls.
+        pool: Every function that may be embedded (the modules' ``*_FUNCTIONS`` lists).
+        exclude: Names never to embed (code paths the component does not take).
+
+    Returns:
+        Function objects whose ``inspect.getsource`` is the compact source.
+
+    Raises:
+        ValueError: When two different helpers in ``pool`` share a name.
+    """
+    import ast
+    import inspect
+    import linecache
+    import textwrap
+    import types
+
+    by_name: dict[str, Callable[..., Any]] = {}
+    for function in pool:
+        other = by_name.setdefault(function.__name__, function)
+        if other is not function:
+            raise ValueError(
+                f"two pod helpers are named {function.__name__!r} ({other.__module__} and {function.__module__}):"
+                " rename one, the component source would define it twice"
+            )
+
+    def global_names(code: types.CodeType) -> set[str]:
+        names = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                names |= global_names(const)
+        return names
+
+    needed: set[str] = set()
+    todo = [f.__name__ for f in entry_points] + [n for f in entry_points for n in global_names(f.__code__)]
+    while todo:
+        name = todo.pop()
+        if name in needed or name in exclude:
+            continue
+        needed.add(name)
+        function = by_name.get(name)
+        if function is not None:
+            todo.extend(n for n in global_names(function.__code__) if n in by_name)
+
+    compact = []
+    for function in pool:
+        if function.__name__ not in needed:
+            continue
+        source = textwrap.dedent(inspect.getsource(function))
+        lines = source.split("\n")
+        drop: set[int] = set()
+        for node in ast.walk(ast.parse(source)):
+            body = getattr(node, "body", None)
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not body or len(body) < 2:
+                continue
+            first = body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                drop.update(range(first.lineno - 1, first.end_lineno))
+        text = "\n".join(line for i, line in enumerate(lines) if i not in drop)
+        filename = f"<kml-pod {function.__module__}.{function.__name__}>"
+        linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+        namespace: dict[str, Any] = {}
+        exec(compile(text, filename, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True), namespace)  # noqa: S102
+        compact.append(namespace[function.__name__])
+    return compact

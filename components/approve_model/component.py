@@ -1,0 +1,204 @@
+"""The ``approve_model`` component and ``approve_model_with_context``, its entry point for pipeline authors.
+
+A thin KFP v2 lightweight component over :func:`..._common.lifecycle.run_approve_model`, whose code and the
+shared helpers of ``components/_common`` are embedded into the compiled component (``additional_funcs``). No
+``from __future__ import annotations`` here: KFP reads the component's annotations at runtime.
+"""
+
+from typing import Any, NamedTuple, Optional
+
+from kfp import dsl
+from kfp.dsl import Markdown, Output
+
+from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS, run_approve_model
+from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
+from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
+from kfp_model_lifecycle.components._common.runtime import MODEL_REGISTRY, component_kwargs, pod_functions
+
+TOKEN_ENV = "KML_REGISTRY_TOKEN"  # noqa: S105 - the name of the variable, not a token
+
+
+@dsl.component(
+    **component_kwargs(MODEL_REGISTRY),
+    # Only the helpers run_approve_model reaches, without docstrings: all of them would exceed the 128 KiB limit
+    # of one command-line argument (see pod_functions).
+    additional_funcs=pod_functions(
+        [run_approve_model], [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS]
+    ),
+)
+def approve_model(
+    model_reference: str,
+    summary: Output[Markdown],
+    status: str = "approved",
+    approver: str = "",
+    comment: str = "",
+    evidence_uri: str = "",
+    evidence: Optional[dict] = None,  # noqa: UP045 - KFP parses Optional[...], not X | None
+    dry_run: bool = False,
+    run_id: str = "",
+    run_name: str = "",
+    pipeline_name: str = "",
+    task_name: str = "",
+    namespace: str = "",
+    kfp_ui_url: str = "",
+    registry_url: str = "",
+    verify_tls: bool = True,
+    ca_bundle_path: str = "",
+) -> NamedTuple(
+    "ApproveModelOutputs",
+    [("version_id", str), ("version_name", str), ("status", str), ("previous_status", str), ("event_seq", int)],
+):
+    """Record an approval decision for a model version (approved, rejected or pending), with approver and comment.
+
+    A model whose ``kml_requires_approval`` property is true (set with ``kml models policy NAME
+    --require-approval``) can only be promoted to ``production`` once its version is ``approved``; promote_model
+    fails clearly otherwise. The decision is appended to the model's audit trail and shown on the version in the
+    registry UI (``kml_approval_*`` properties and a ``kml:approval=<status>`` label).
+
+    Args:
+        model_reference: The version: ``name:VERSION``, ``name@ALIAS``, ``name@staging``...
+        status: ``approved``, ``rejected`` or ``pending`` (a request for review).
+        approver: Who decides; default ``kfp-run:<run name>``.
+        comment: Why; required for ``rejected``.
+        evidence_uri: URI of the review, ticket or report; recorded with the event.
+        evidence: More evidence (links...), recorded as JSON.
+        dry_run: Check only; write nothing.
+        run_id: KFP run id; pass ``dsl.PIPELINE_JOB_ID_PLACEHOLDER`` (the entry point does).
+        run_name: KFP run name; pass ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER`` (the entry point does).
+        pipeline_name: Name of the pipeline (the entry point fills it in).
+        task_name: KFP task name; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER`` (the entry point does).
+        namespace: Namespace of the run; default env ``POD_NAMESPACE`` or the service-account namespace.
+        kfp_ui_url: Base URL of the KFP UI, to record a link to the run; default env ``KML_KFP_UI_URL``.
+        registry_url: Model Registry base URL with scheme and port; default env ``KML_REGISTRY_URL``. The token
+            comes from env ``KML_REGISTRY_TOKEN`` (a Secret), else the service-account token (https).
+        verify_tls: Verify the registry's TLS certificate (https).
+        ca_bundle_path: PEM file with the CA to trust for https (e.g. a mounted ConfigMap).
+
+    Returns:
+        summary: Markdown report of the decision and its audit-trail entry.
+        version_id: Id of the model version.
+        version_name: Name of the model version.
+        status: The approval status now.
+        previous_status: The status before (``none`` when never set).
+        event_seq: Number of the audit-trail entry written (0 when unchanged or in a dry run).
+    """
+    import logging
+    import sys
+    from collections import namedtuple
+
+    log = logging.getLogger("kfp_model_lifecycle")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[approve_model] %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        result = run_approve_model(
+            model_reference=model_reference,
+            status=status,
+            approver=approver,
+            comment=comment,
+            evidence_uri=evidence_uri,
+            evidence=evidence,
+            dry_run=dry_run,
+            run_id=run_id,
+            run_name=run_name,
+            pipeline_name=pipeline_name,
+            task_name=task_name,
+            namespace=namespace,
+            kfp_ui_url=kfp_ui_url,
+            registry_url=registry_url,
+            verify_tls=verify_tls,
+            ca_bundle_path=ca_bundle_path,
+            summary_path=summary.path,
+        )
+    finally:
+        log.removeHandler(handler)
+        log.propagate = True
+    fields = ["version_id", "version_name", "status", "previous_status", "event_seq"]
+    outputs = namedtuple("ApproveModelOutputs", fields)
+    return outputs(
+        result["version_id"],
+        result["version"],
+        result["previous_status"] if result["dry_run"] else result["status"],
+        result["previous_status"],
+        0 if result["dry_run"] else int(result["event_seq"]),
+    )
+
+
+def approve_model_with_context(
+    model_reference: Any,
+    *,
+    status: Any = "approved",
+    approver: Any = "",
+    comment: Any = "",
+    evidence_uri: Any = "",
+    evidence: Any = None,
+    dry_run: Any = False,
+    registry_url: Any = "",
+    token_secret_name: Any = None,
+    token_secret_key: str = "token",  # noqa: S107 - the key's name in the Secret
+    verify_tls: Any = True,
+    ca_bundle_path: Any = "",
+    kfp_ui_url: Any = "",
+) -> dsl.PipelineTask:
+    """Add an ``approve_model`` task to the pipeline being defined, with the run context wired automatically.
+
+    Same wiring as ``promote_model_with_context``: run placeholders, pipeline name, ``POD_NAMESPACE`` and the
+    registry token from ``token_secret_name`` as ``KML_REGISTRY_TOKEN``.
+
+    Args:
+        model_reference: ``name:VERSION``, ``name@ALIAS``...
+        status: ``approved``, ``rejected`` or ``pending``.
+        approver: Who decides (default ``kfp-run:<run name>``).
+        comment: Why (required for ``rejected``).
+        evidence_uri: URI of the review or report.
+        evidence: More evidence (dict).
+        dry_run: Check only.
+        registry_url: Registry base URL (empty: the pod's ``KML_REGISTRY_URL``).
+        token_secret_name: Kubernetes Secret holding the registry token (None: service-account token over https).
+        token_secret_key: Key of the token in that Secret.
+        verify_tls: Verify the registry's TLS certificate.
+        ca_bundle_path: PEM CA bundle path in the pod.
+        kfp_ui_url: KFP UI base URL for the run link.
+
+    Returns:
+        The task; its outputs are ``summary``, ``version_id``, ``version_name``, ``status``, ``previous_status``
+        and ``event_seq``.
+
+    Raises:
+        RuntimeError: When called outside a pipeline definition.
+    """
+    from kfp import kubernetes
+    from kfp.dsl import pipeline_context
+
+    pipeline = pipeline_context.Pipeline.get_default_pipeline()
+    if pipeline is None:
+        raise RuntimeError(
+            "approve_model_with_context() adds a task to a pipeline: call it inside a @dsl.pipeline function"
+            " (outside one, use the approve_model component directly, or `kml models approve`)"
+        )
+    optional = {"evidence": evidence} if evidence is not None else {}
+    task = approve_model(
+        model_reference=model_reference,
+        status=status,
+        approver=approver,
+        comment=comment,
+        evidence_uri=evidence_uri,
+        dry_run=dry_run,
+        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        pipeline_name=pipeline.name,
+        task_name=dsl.PIPELINE_TASK_NAME_PLACEHOLDER,
+        kfp_ui_url=kfp_ui_url,
+        registry_url=registry_url,
+        verify_tls=verify_tls,
+        ca_bundle_path=ca_bundle_path,
+        **optional,
+    )
+    kubernetes.use_field_path_as_env(task, "POD_NAMESPACE", "metadata.namespace")
+    if token_secret_name:
+        kubernetes.use_secret_as_env(
+            task, secret_name=token_secret_name, secret_key_to_env={token_secret_key: TOKEN_ENV}
+        )
+    return task

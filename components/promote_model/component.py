@@ -1,0 +1,276 @@
+"""The ``promote_model`` component and ``promote_model_with_context``, its entry point for pipeline authors.
+
+A thin KFP v2 lightweight component: it calls :func:`..._common.lifecycle.run_promote_model`; that function and
+the shared helpers of ``components/_common`` are embedded into the compiled component (``additional_funcs``), so
+the YAML runs on any KFP cluster with PyPI access. No ``from __future__ import annotations`` here: KFP reads the
+component's annotations at runtime, and it understands ``Optional[...]`` but not ``X | None``.
+"""
+
+from typing import Any, NamedTuple, Optional
+
+from kfp import dsl
+from kfp.dsl import Markdown, Output
+
+from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS, run_promote_model
+from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
+from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
+from kfp_model_lifecycle.components._common.runtime import MODEL_REGISTRY, component_kwargs, pod_functions
+
+TOKEN_ENV = "KML_REGISTRY_TOKEN"  # noqa: S105 - the name of the variable, not a token
+
+
+@dsl.component(
+    **component_kwargs(MODEL_REGISTRY),
+    # Only the helpers run_promote_model reaches, without docstrings: all of them would exceed the 128 KiB limit
+    # of one command-line argument (see pod_functions).
+    additional_funcs=pod_functions(
+        [run_promote_model], [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS]
+    ),
+)
+def promote_model(
+    model_reference: str,
+    summary: Output[Markdown],
+    stage: str = "",
+    aliases: Optional[list] = None,  # noqa: UP045 - KFP parses Optional[...], not X | None
+    remove_aliases: Optional[list] = None,  # noqa: UP045 - KFP parses Optional[...], not X | None
+    reason: str = "",
+    evidence_uri: str = "",
+    evidence: Optional[dict] = None,  # noqa: UP045 - KFP parses Optional[...], not X | None
+    actor: str = "",
+    dry_run: bool = False,
+    demote_to: str = "",
+    require_approval: bool = False,
+    rollback: bool = False,
+    run_id: str = "",
+    run_name: str = "",
+    pipeline_name: str = "",
+    task_name: str = "",
+    namespace: str = "",
+    kfp_ui_url: str = "",
+    registry_url: str = "",
+    verify_tls: bool = True,
+    ca_bundle_path: str = "",
+) -> NamedTuple(
+    "PromoteModelOutputs",
+    [
+        ("new_holder", str),
+        ("previous_holder", str),
+        ("version_id", str),
+        ("version_name", str),
+        ("stage", str),
+        ("event_seq", int),
+        ("changed", bool),
+    ],
+):
+    """Move a model version to a lifecycle stage and/or point aliases at it, with reason and evidence.
+
+    Stages are ``development`` -> ``staging`` -> ``production`` -> ``archived``; at most one version per model is
+    in ``production`` (promoting one demotes the previous holder, to ``archived`` unless configured). Aliases
+    (``champion``, ``challenger``...) are unique per model. Every transition is appended to the model's audit
+    trail in the registry (who, when, from/to, why, evidence) and fails clearly when the transition is not
+    allowed or an approval is missing. Safe under concurrent promotions and task retries.
+
+    Args:
+        model_reference: The version: ``name:VERSION``, ``name@ALIAS``, ``name@staging`` (newest in staging),
+            ``name@latest`` or ``name`` (the production version); for ``rollback``, the model name.
+        stage: Target stage: ``development``, ``staging``, ``production`` or ``archived`` ("" to leave it).
+        aliases: Aliases to point at the version, e.g. ``["champion"]`` (moved from their previous holder).
+        remove_aliases: Aliases to remove from the model.
+        reason: Why, recorded in the audit trail, e.g. ``accuracy +2.1% over production``.
+        evidence_uri: URI of the evidence, e.g. the comparison report; recorded with each event.
+        evidence: More evidence (links, metric values), recorded as JSON.
+        actor: Who promotes; default ``kfp-run:<run name>``.
+        dry_run: Check and report what would change; write nothing.
+        demote_to: Stage for the displaced production version; default the model's ``kml_demote_to`` or
+            ``archived``.
+        require_approval: Require an approved version for production even if the model does not.
+        rollback: Re-promote the previous production version from the audit trail (``model_reference`` is the
+            model name; ``stage`` is ignored).
+        run_id: KFP run id; pass ``dsl.PIPELINE_JOB_ID_PLACEHOLDER`` (the entry point does).
+        run_name: KFP run name; pass ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER`` (the entry point does).
+        pipeline_name: Name of the pipeline (the entry point fills it in).
+        task_name: KFP task name; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER`` (the entry point does).
+        namespace: Namespace of the run; default env ``POD_NAMESPACE`` or the service-account namespace.
+        kfp_ui_url: Base URL of the KFP UI, to record a link to the run; default env ``KML_KFP_UI_URL``.
+        registry_url: Model Registry base URL with scheme and port, e.g.
+            ``https://model-registry-service.kubeflow.svc.cluster.local:8443``; default env ``KML_REGISTRY_URL``.
+            The token comes from env ``KML_REGISTRY_TOKEN`` (a Secret), else the service-account token (https).
+        verify_tls: Verify the registry's TLS certificate (https).
+        ca_bundle_path: PEM file with the CA to trust for https (e.g. a mounted ConfigMap).
+
+    Returns:
+        summary: Markdown report: the change, the previous holder, the audit-trail entries and the evidence.
+        new_holder: ``name:version`` of the version promoted (the new holder of the stage/aliases).
+        previous_holder: ``name:version`` of the version that held production (or the first alias) before; ""
+            when none.
+        version_id: Id of the promoted model version.
+        version_name: Name of the promoted model version.
+        stage: The version's stage afterwards.
+        event_seq: Number of the last audit-trail entry written (0 when nothing changed or in a dry run).
+        changed: Whether anything changed (False when it was already so, and in a dry run).
+    """
+    import logging
+    import sys
+    from collections import namedtuple
+
+    log = logging.getLogger("kfp_model_lifecycle")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[promote_model] %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        result = run_promote_model(
+            model_reference=model_reference,
+            stage=stage,
+            aliases=aliases,
+            remove_aliases=remove_aliases,
+            reason=reason,
+            evidence_uri=evidence_uri,
+            evidence=evidence,
+            actor=actor,
+            dry_run=dry_run,
+            demote_to=demote_to,
+            require_approval=require_approval,
+            rollback=rollback,
+            run_id=run_id,
+            run_name=run_name,
+            pipeline_name=pipeline_name,
+            task_name=task_name,
+            namespace=namespace,
+            kfp_ui_url=kfp_ui_url,
+            registry_url=registry_url,
+            verify_tls=verify_tls,
+            ca_bundle_path=ca_bundle_path,
+            summary_path=summary.path,
+        )
+    finally:
+        log.removeHandler(handler)
+        log.propagate = True
+    summary.metadata.update({"model": result["model"], "version_id": result["version_id"], "stage": result["stage"]})
+    outputs = namedtuple(
+        "PromoteModelOutputs",
+        ["new_holder", "previous_holder", "version_id", "version_name", "stage", "event_seq", "changed"],
+    )
+    return outputs(
+        result["new_holder"],
+        result["previous_holder"],
+        result["version_id"],
+        result["version"],
+        result["stage"],
+        0 if result["dry_run"] else int(result["event_seq"]),
+        bool(result["changed"]) and not result["dry_run"],
+    )
+
+
+def promote_model_with_context(
+    model_reference: Any,
+    *,
+    stage: Any = "",
+    aliases: Any = None,
+    remove_aliases: Any = None,
+    reason: Any = "",
+    evidence_uri: Any = "",
+    evidence: Any = None,
+    actor: Any = "",
+    dry_run: Any = False,
+    demote_to: Any = "",
+    require_approval: Any = False,
+    rollback: Any = False,
+    registry_url: Any = "",
+    token_secret_name: Any = None,
+    token_secret_key: str = "token",  # noqa: S107 - the key's name in the Secret
+    verify_tls: Any = True,
+    ca_bundle_path: Any = "",
+    kfp_ui_url: Any = "",
+) -> dsl.PipelineTask:
+    """Add a ``promote_model`` task to the pipeline being defined, with the run context wired automatically.
+
+    Call it inside a ``@dsl.pipeline`` function. It passes the run placeholders
+    (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``, ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER``,
+    ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``; the KFP backend substitutes them only in task arguments) and the
+    pipeline's name, so every audit-trail entry names the run; exposes the pod's namespace as ``POD_NAMESPACE``
+    and, when ``token_secret_name`` is given, the registry token from that Secret as ``KML_REGISTRY_TOKEN``. The
+    Kubernetes settings apply on a cluster; local runs ignore them. Every argument may be a constant or a pipeline
+    parameter/task output.
+
+    Example::
+
+        @dsl.pipeline(name="train-compare-promote")
+        def pipeline(registry_url: str = "http://model-registry-service.kubeflow.svc.cluster.local:8080"):
+            reg = register_model_with_lineage(...)
+            cmp = compare_models(...)
+            with dsl.If(cmp.outputs["promote"] == True):  # noqa: E712
+                promote_model_with_context(
+                    f"iris:{reg.outputs['version_name']}", stage="production", aliases=["champion"],
+                    reason="better than production", evidence_uri=cmp.outputs["report_uri"],
+                    registry_url=registry_url, token_secret_name="model-registry-token",
+                )
+
+    Args:
+        model_reference: ``name:VERSION``, ``name@ALIAS``... (the model name for a rollback).
+        stage: Target stage ("" to leave it).
+        aliases: Aliases to set.
+        remove_aliases: Aliases to remove.
+        reason: Why.
+        evidence_uri: URI of the comparison report (or other evidence).
+        evidence: More evidence (dict).
+        actor: Who (default ``kfp-run:<run name>``).
+        dry_run: Report only.
+        demote_to: Stage for the displaced production version.
+        require_approval: Require approval for this promotion.
+        rollback: Re-promote the previous production version.
+        registry_url: Registry base URL (empty: the pod's ``KML_REGISTRY_URL``).
+        token_secret_name: Kubernetes Secret holding the registry token (None: service-account token over https).
+        token_secret_key: Key of the token in that Secret.
+        verify_tls: Verify the registry's TLS certificate.
+        ca_bundle_path: PEM CA bundle path in the pod.
+        kfp_ui_url: KFP UI base URL for the run link.
+
+    Returns:
+        The task; its outputs are ``summary``, ``new_holder``, ``previous_holder``, ``version_id``,
+        ``version_name``, ``stage``, ``event_seq`` and ``changed``.
+
+    Raises:
+        RuntimeError: When called outside a pipeline definition.
+    """
+    from kfp import kubernetes
+    from kfp.dsl import pipeline_context
+
+    pipeline = pipeline_context.Pipeline.get_default_pipeline()
+    if pipeline is None:
+        raise RuntimeError(
+            "promote_model_with_context() adds a task to a pipeline: call it inside a @dsl.pipeline function"
+            " (outside one, use the promote_model component directly, or `kml models promote`)"
+        )
+    optional = {
+        k: v
+        for k, v in {"aliases": aliases, "remove_aliases": remove_aliases, "evidence": evidence}.items()
+        if v is not None
+    }
+    task = promote_model(
+        model_reference=model_reference,
+        stage=stage,
+        reason=reason,
+        evidence_uri=evidence_uri,
+        actor=actor,
+        dry_run=dry_run,
+        demote_to=demote_to,
+        require_approval=require_approval,
+        rollback=rollback,
+        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        pipeline_name=pipeline.name,
+        task_name=dsl.PIPELINE_TASK_NAME_PLACEHOLDER,
+        kfp_ui_url=kfp_ui_url,
+        registry_url=registry_url,
+        verify_tls=verify_tls,
+        ca_bundle_path=ca_bundle_path,
+        **optional,
+    )
+    kubernetes.use_field_path_as_env(task, "POD_NAMESPACE", "metadata.namespace")
+    if token_secret_name:
+        kubernetes.use_secret_as_env(
+            task, secret_name=token_secret_name, secret_key_to_env={token_secret_key: TOKEN_ENV}
+        )
+    return task

@@ -1,0 +1,776 @@
+"""deploy_model without a cluster: naming, the manifest (against KServe's CRD schema), patches, waiting, errors,
+and the rollout logic (canary, promotion, automatic rollback) against a scripted fake of the Kubernetes API.
+
+The end-to-end runs against the local KServe stand-in are in ``test_deploy_e2e.py``. No ``from __future__ import
+annotations`` here: KFP reads the annotations of the pipeline defined below.
+"""
+
+import copy
+import gzip
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from kfp_model_lifecycle.cluster.api import merge_patch
+from kfp_model_lifecycle.components.deploy_model import deployment as dep
+
+NS = "kubeflow-user-example-com"
+MODEL = {"id": "7", "name": "Breast Cancer Classifier"}
+VERSION = {"id": "12", "name": "1.0.3", "registeredModelId": "7"}
+ARTIFACT = {
+    "uri": "s3://models/breast-cancer/1.0.3",
+    "modelFormatName": "sklearn",
+    "modelFormatVersion": "1",
+    "storageKey": "s3-conn",
+    "storagePath": "models/bc",
+    "serviceAccountName": "model-reader",
+}
+
+
+def manifest(**overrides: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "name": "bc",
+        "namespace": NS,
+        "model": MODEL,
+        "version": VERSION,
+        "artifact": ARTIFACT,
+        "registry_url": "http://model-registry-service.kubeflow.svc.cluster.local:8080",
+        "registry_inference_service_id": "31",
+        "context": {"run_id": "run-1", "run_name": "train-deploy-1", "run_url": "http://ui/#/runs/details/run-1"},
+    }
+    kwargs.update(overrides)
+    return dep.build_inference_service_manifest(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The CRD schema
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def crd_schema(shared_dir: Path) -> dict[str, Any]:
+    path = shared_dir / "kserve" / "inferenceservice.v1beta1.openapiv3.json.gz"
+    if not path.is_file():
+        pytest.skip(f"KServe CRD schema not found at {path}")
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def unknown_fields(node: Any, schema: dict[str, Any], path: str = "") -> list[str]:
+    """Fields the CRD schema does not declare (the CRD itself accepts and prunes them silently)."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        if props is not None:
+            for key, value in node.items():
+                if key in props:
+                    found += unknown_fields(value, props[key], f"{path}.{key}")
+                elif not (extra or schema.get("x-kubernetes-preserve-unknown-fields")):
+                    found.append(f"{path}.{key}")
+        elif isinstance(extra, dict):
+            for key, value in node.items():
+                found += unknown_fields(value, extra, f"{path}.{key}")
+    elif isinstance(node, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(node):
+            found += unknown_fields(item, schema["items"], f"{path}[{i}]")
+    return found
+
+
+def assert_valid(obj: dict[str, Any], schema: dict[str, Any]) -> None:
+    jsonschema.Draft7Validator(schema).validate(obj)
+    assert unknown_fields(obj, schema) == []
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "raw": {"deployment_mode": "RawDeployment"},
+    "model-registry-uri": {"storage_uri_mode": "model-registry"},
+    "everything": {
+        "runtime": "kserve-sklearnserver",
+        "protocol_version": "v2",
+        "resources": {"requests": {"cpu": 1.0, "memory": "1Gi"}, "limits": {"memory": "2Gi", "nvidia.com/gpu": 1}},
+        "min_replicas": 0,
+        "max_replicas": 3.0,
+        "service_account_name": "sa-override",
+        "labels": {"team": "fraud", "example.com/tier": "gold"},
+        "annotations": {"example.com/owner": "Alice <alice@example.com>"},
+        "registry_service_name": "mr",
+        "registry_namespace": "mr-ns",
+    },
+    "bare-artifact": {"artifact": {"uri": "pvc://models/bc", "modelFormatName": "onnx"}, "registry_url": ""},
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_manifests_validate_against_the_crd_schema(crd_schema: dict[str, Any], variant: str) -> None:
+    built = manifest(**VARIANTS[variant])
+    assert_valid(built, crd_schema)
+    with_canary = copy.deepcopy(built)
+    with_canary["spec"]["predictor"]["canaryTrafficPercent"] = 25
+    assert_valid(with_canary, crd_schema)
+    assert yaml.safe_load(dep.render_manifest_yaml(built)) == built
+
+
+def test_the_schema_check_catches_typos(crd_schema: dict[str, Any]) -> None:
+    built = manifest()
+    built["spec"]["predictor"]["canaryTrafficPercentage"] = 10  # accepted by the CRD schema, pruned by KServe
+    jsonschema.Draft7Validator(crd_schema).validate(built)
+    assert unknown_fields(built, crd_schema) == [".spec.predictor.canaryTrafficPercentage"]
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['canaryTrafficPercentage'\] at spec.predictor"):
+        dep.check_manifest_fields(built)
+
+
+def test_manifest_content() -> None:
+    built = manifest(**VARIANTS["everything"])
+    meta, predictor = built["metadata"], built["spec"]["predictor"]
+    assert built["apiVersion"] == "serving.kserve.io/v1beta1" and built["kind"] == "InferenceService"
+    assert meta["name"] == "bc" and meta["namespace"] == NS
+    assert meta["labels"]["modelregistry.kubeflow.org/registered-model-id"] == "7"
+    assert meta["labels"]["modelregistry.kubeflow.org/model-version-id"] == "12"
+    assert meta["labels"]["modelregistry.kubeflow.org/inference-service-id"] == "31"
+    assert meta["labels"]["modelregistry.kubeflow.org/name"] == "mr"
+    assert meta["labels"]["modelregistry.kubeflow.org/namespace"] == "mr-ns"
+    assert meta["labels"]["team"] == "fraud"
+    assert meta["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
+    assert meta["annotations"]["kfp-model-lifecycle/reference"] == "Breast Cancer Classifier:1.0.3"
+    assert meta["annotations"]["kfp-model-lifecycle/run-id"] == "run-1"
+    managed = json.loads(meta["annotations"]["kfp-model-lifecycle/managed-metadata"])
+    assert "team" in managed["labels"] and "example.com/owner" in managed["annotations"]
+    model = predictor["model"]
+    assert model["modelFormat"] == {"name": "sklearn", "version": "1"}
+    assert model["storageUri"] == "s3://models/breast-cancer/1.0.3"
+    assert model["storage"] == {"key": "s3-conn", "path": "models/bc"}
+    assert model["runtime"] == "kserve-sklearnserver" and model["protocolVersion"] == "v2"
+    assert model["resources"] == {
+        "requests": {"cpu": "1", "memory": "1Gi"},
+        "limits": {"memory": "2Gi", "nvidia.com/gpu": "1"},
+    }
+    assert predictor["minReplicas"] == 0 and predictor["maxReplicas"] == 3
+    assert predictor["serviceAccountName"] == "sa-override"
+    assert manifest()["spec"]["predictor"]["serviceAccountName"] == "model-reader"  # from the artifact
+
+
+def test_registry_labels_come_from_the_registry_url() -> None:
+    labels = manifest()["metadata"]["labels"]
+    assert labels["modelregistry.kubeflow.org/name"] == "model-registry-service"
+    assert labels["modelregistry.kubeflow.org/namespace"] == "kubeflow"
+    assert dep.registry_service_from_url("http://127.0.0.1:8080") == ("", "")
+    assert dep.registry_service_from_url("https://mr.example.com") == ("", "")
+    assert dep.registry_service_from_url("http://model-registry-service.kubeflow:8080") == (
+        "model-registry-service",
+        "kubeflow",
+    )
+    assert "modelregistry.kubeflow.org/name" not in manifest(registry_url="http://127.0.0.1:1")["metadata"]["labels"]
+
+
+def test_model_registry_storage_uri_leaves_out_the_storage_key() -> None:
+    model = manifest(storage_uri_mode="model-registry")["spec"]["predictor"]["model"]
+    assert model["storageUri"] == "model-registry://Breast%20Cancer%20Classifier/1.0.3"
+    assert "storage" not in model
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"artifact": {"modelFormatName": "sklearn"}}, "has no model artifact with a uri"),
+        ({"artifact": None}, "has no model artifact with a uri"),
+        ({"artifact": {"uri": "s3://x"}}, "has no modelFormatName"),
+        ({"resources": {"request": {"cpu": "1"}}}, r"unknown key\(s\) \['request'\]"),
+        ({"resources": {"limits": {"cpu": [1]}}}, "is not a quantity"),
+        ({"protocol_version": "v3"}, "protocol_version 'v3' is not one of"),
+        ({"storage_uri_mode": "s3"}, "storage_uri_mode 's3' is not supported"),
+        ({"deployment_mode": "ModelMesh"}, "is not a KServe deployment mode"),
+        ({"labels": {"modelregistry.kubeflow.org/name": "x"}}, "is set by deploy_model itself"),
+        ({"annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}}, "use the matching input"),
+        ({"labels": {"team": "has spaces"}}, "has an invalid value"),
+        ({"labels": {"bad key!": "x"}}, "is not a valid Kubernetes key"),
+        ({"min_replicas": 3, "max_replicas": 2}, "min_replicas .3. is larger than max_replicas .2."),
+        ({"min_replicas": 1.5}, "must be a whole number"),
+    ],
+)
+def test_invalid_inputs_are_rejected_with_the_fix(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        manifest(**overrides)
+
+
+def test_negative_replicas_mean_unset() -> None:
+    predictor = manifest(min_replicas=-1, max_replicas=None)["spec"]["predictor"]
+    assert "minReplicas" not in predictor and "maxReplicas" not in predictor
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, 0), ("", 0), (0, 0), (25, 25), (25.0, 25), ("40", 40), (100, 100)]
+)
+def test_canary_percent_accepts_0_to_100(value: Any, expected: int) -> None:
+    assert dep.check_canary_percent(value) == expected
+
+
+@pytest.mark.parametrize("value", [-1, 101, 12.5, "abc", True])
+def test_canary_percent_rejects_anything_else(value: Any) -> None:
+    with pytest.raises(ValueError, match="canary_percent"):
+        dep.check_canary_percent(value)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("serverless", "Serverless"),
+        ("Knative", "Serverless"),
+        ("RawDeployment", "RawDeployment"),
+        ("standard", "RawDeployment"),
+        ("raw-deployment", "RawDeployment"),
+    ],
+)
+def test_deployment_modes(given: str, expected: str) -> None:
+    assert dep.normalize_deployment_mode(given) == expected
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Names
+# ---------------------------------------------------------------------------------------------------------------
+
+LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+
+
+@pytest.mark.parametrize(
+    ("model_name", "expected"),
+    [
+        ("iris", "iris"),
+        ("Breast Cancer/Classifier_v2", "breast-cancer-classifier-v2"),
+        ("--Fraud..Model--", "fraud-model"),
+        ("3-layer-net", "m-3-layer-net"),
+        ("模型", "model"),
+        ("", "model"),
+    ],
+)
+def test_default_names_are_sanitised(model_name: str, expected: str) -> None:
+    assert dep.sanitize_inference_service_name(model_name, NS) == expected
+
+
+@pytest.mark.parametrize("namespace", ["", "default", NS, "a-rather-long-team-namespace-for-models"])
+def test_long_names_keep_the_derived_hostnames_within_63_characters(namespace: str) -> None:
+    long_a = "customer-churn-gradient-boosting-classifier-with-calibration-" + "a" * 40
+    long_b = long_a[:-1] + "b"
+    name_a = dep.sanitize_inference_service_name(long_a, namespace)
+    name_b = dep.sanitize_inference_service_name(long_b, namespace)
+    for name in (name_a, name_b):
+        assert LABEL.fullmatch(name), name
+        assert len(f"{name}-predictor-00001-private") <= 63
+        if namespace:
+            assert len(f"{name}-predictor-{namespace}") <= 63
+        assert dep.check_inference_service_name(name, namespace) == name
+    assert name_a != name_b  # the hash suffix keeps long names apart
+    assert dep.sanitize_inference_service_name(long_a, namespace) == name_a  # deterministic
+
+
+def test_explicit_names_are_validated_with_a_suggestion() -> None:
+    assert dep.check_inference_service_name("iris-v2", NS) == "iris-v2"
+    with pytest.raises(ValueError, match=r"must consist of lower-case.*use e.g. 'iris-v2'"):
+        dep.check_inference_service_name("Iris_V2", NS)
+    with pytest.raises(ValueError, match=r"KServe derives the host name 'a{30,}-predictor-kubeflow-user-example-com'"):
+        dep.check_inference_service_name("a" * 30, NS)
+    with pytest.raises(ValueError, match="too long"):
+        dep.sanitize_inference_service_name("iris", "n" * 50)
+    with pytest.raises(ValueError, match="not a valid Kubernetes namespace"):
+        dep.check_namespace_name("Team_A")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Patches
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_merge_patch_nulls_removed_fields_and_round_trips() -> None:
+    current = {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2], "gone": {"x": 1}}
+    desired = {"a": 1, "b": {"c": 5}, "e": [1], "new": True}
+    patch = dep.compute_merge_patch(current, desired)
+    assert patch == {"b": {"c": 5, "d": None}, "e": [1], "new": True, "gone": None}
+    assert merge_patch(current, patch) == desired
+    assert dep.compute_merge_patch(desired, copy.deepcopy(desired)) == {}
+
+
+def test_inference_service_patch_keeps_labels_it_does_not_own() -> None:
+    first = manifest(labels={"team": "fraud"})
+    live = copy.deepcopy(first)
+    live["metadata"]["labels"]["added-by-someone"] = "yes"
+    live["metadata"]["resourceVersion"] = "5"
+    live["status"] = {"url": "http://x"}
+    second = manifest(labels={"owner": "bob"}, resources={"limits": {"memory": "1Gi"}})
+    patch = dep.inference_service_patch(live, second)
+    assert patch["metadata"]["labels"] == {"team": None, "owner": "bob"}  # ours removed, theirs kept
+    assert patch["spec"] == {"predictor": {"model": {"resources": {"limits": {"memory": "1Gi"}}}}}
+    assert dep.inference_service_patch(merge_patch(live, patch), second) == {}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Waiting
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def isvc_status(generation: int, observed: int, ready: str, transition: str = "", **failure: str) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "observedGeneration": observed,
+        "conditions": [{"type": "Ready", "status": ready}],
+        "url": "http://bc.example.com",
+    }
+    if transition:
+        status["modelStatus"] = {"transitionStatus": transition}
+        if failure:
+            status["modelStatus"]["lastFailureInfo"] = failure
+    return {"metadata": {"generation": generation}, "status": status}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def scripted(*objects: Any) -> Callable[[], Any]:
+    items = list(objects)
+    return lambda: items.pop(0) if len(items) > 1 else items[0]
+
+
+def test_wait_ignores_a_stale_ready_and_logs_progress(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    get = scripted(
+        isvc_status(3, 2, "True", "UpToDate"),  # Ready, but for the previous generation
+        isvc_status(3, 3, "Unknown", "InProgress"),
+        isvc_status(3, 3, "True", "UpToDate"),
+    )
+    with caplog.at_level(logging.INFO, logger="kfp_model_lifecycle"):
+        state = dep.wait_for_inference_service(
+            get, 3, timeout_seconds=60, what="ns/bc", poll_seconds=1, clock=clock, sleep=clock.sleep
+        )
+    assert state["state"] == "ready" and state["url"] == "http://bc.example.com"
+    assert clock.now == 2
+    assert "observedGeneration=2/3" in caplog.text and "transitionStatus=InProgress" in caplog.text
+
+
+def test_wait_fails_fast_on_a_failed_load() -> None:
+    clock = FakeClock()
+    get = scripted(
+        isvc_status(2, 1, "False", "BlockedByFailedLoad", reason="ModelLoadFailed", message="old failure"),
+        isvc_status(2, 2, "False", "BlockedByFailedLoad", reason="ModelLoadFailed", message="bad pickle"),
+    )
+    state = dep.wait_for_inference_service(get, 2, timeout_seconds=600, what="x", poll_seconds=1, clock=clock,
+                                           sleep=clock.sleep)  # fmt: skip
+    assert state["state"] == "failed"
+    assert state["reason"] == "BlockedByFailedLoad: ModelLoadFailed" and state["message"] == "bad pickle"
+    assert clock.now == 1  # the stale failure of generation 1 was not taken for this one
+
+
+def test_wait_is_bounded_and_logs_progress_while_waiting(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    with caplog.at_level(logging.INFO, logger="kfp_model_lifecycle"):
+        state = dep.wait_for_inference_service(
+            scripted(isvc_status(1, 1, "Unknown", "InProgress")), 1, timeout_seconds=30, what="ns/slow",
+            poll_seconds=2, progress_seconds=10, clock=clock, sleep=clock.sleep,
+        )  # fmt: skip
+    assert state["state"] == "timeout" and clock.now == 30
+    progress = [r.message for r in caplog.records if "ns/slow: Ready=Unknown" in r.message]
+    assert len(progress) == 4  # at 0, 10, 20 and 30 seconds
+    assert "not Ready within 30s" in caplog.text
+    assert dep.inference_service_state(None, 1)["state"] == "deleted"
+    assert dep.inference_service_state(isvc_status(1, 1, "False", "InvalidSpec"), 1)["state"] == "failed"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def api_error(status: int, message: str = "", reason: str = "") -> ApiException:
+    exc = ApiException(
+        status=status, reason=reason or {403: "Forbidden", 404: "Not Found", 409: "Conflict"}.get(status, "Error")
+    )
+    exc.body = json.dumps({"kind": "Status", "message": message, "code": status})
+    return exc
+
+
+def test_a_403_names_the_missing_permission_and_the_role() -> None:
+    exc = api_error(
+        403,
+        'inferenceservices.serving.kserve.io "bc" is forbidden: User "system:serviceaccount:kubeflow:pipeline-runner"'
+        ' cannot patch resource "inferenceservices" in API group "serving.kserve.io" in the namespace "team-a"',
+    )
+    error = dep.describe_kubernetes_error(exc, "patch InferenceService team-a/bc", "patch", "team-a")
+    assert isinstance(error, PermissionError)
+    text = str(error)
+    assert "HTTP 403 Forbidden" in text and "pipeline-runner" in text
+    assert "lacks the RBAC permission 'patch' on 'inferenceservices.serving.kserve.io' in namespace 'team-a'" in text
+    assert "components/deploy_model/rbac.yaml" in text and "kubectl apply -n team-a -f rbac.yaml" in text
+
+
+def test_other_api_errors_are_explained() -> None:
+    missing = api_error(404, "the server could not find the requested resource")
+    assert isinstance(dep.describe_kubernetes_error(missing, "get x", "get", "ns"), LookupError)
+    assert "install KServe" in str(dep.describe_kubernetes_error(missing, "get x", "get", "ns"))
+    assert isinstance(dep.describe_kubernetes_error(api_error(422, "bad"), "create x", "create", "ns"), ValueError)
+    assert isinstance(dep.describe_kubernetes_error(api_error(503), "get x", "get", "ns"), ConnectionError)
+    assert dep.is_transient_kubernetes_error(api_error(429)) and dep.is_transient_kubernetes_error(api_error(500))
+    assert not dep.is_transient_kubernetes_error(api_error(403))
+    assert dep.is_transient_kubernetes_error(ConnectionRefusedError())
+
+
+def test_load_kubernetes_client_explains_missing_configuration(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path)}
+    with pytest.raises(RuntimeError, match="no Kubernetes credentials"):
+        dep.load_kubernetes_client(env=env)
+    with pytest.raises(RuntimeError, match="does not exist"):
+        dep.load_kubernetes_client(env={"KUBECONFIG": str(tmp_path / "nope")})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rollouts against a scripted fake of the API
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class FakeCustomObjects:
+    """InferenceServices in a dict, with resourceVersion/generation semantics and a scripted controller.
+
+    ``outcome(obj)`` decides the status of the current generation: ``ready``, ``failed`` or ``progressing``.
+    ``failures`` queues exceptions raised by the next calls of a verb.
+    """
+
+    def __init__(self, outcome: Callable[[dict[str, Any]], str]) -> None:
+        self.outcome = outcome
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self.failures: dict[str, list[Exception]] = {}
+        self.rv = 0
+
+    def _maybe_fail(self, verb: str) -> None:
+        queue = self.failures.get(verb) or []
+        if queue:
+            raise queue.pop(0)
+
+    def _commit(self, key: tuple[str, str], obj: dict[str, Any]) -> dict[str, Any]:
+        self.rv += 1
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        self.objects[key] = obj
+        return copy.deepcopy(obj)
+
+    def get_namespaced_custom_object(self, group, version, namespace, plural, name, **_: Any) -> dict[str, Any]:
+        self.calls.append(("get", name))
+        self._maybe_fail("get")
+        obj = self.objects.get((namespace, name))
+        if obj is None:
+            raise api_error(404, f'inferenceservices.serving.kserve.io "{name}" not found')
+        result = copy.deepcopy(obj)
+        generation = result["metadata"]["generation"]
+        state = self.outcome(result)
+        if state == "ready":
+            result["status"] = isvc_status(generation, generation, "True", "UpToDate")["status"]
+        elif state == "failed":
+            result["status"] = isvc_status(generation, generation, "False", "BlockedByFailedLoad",
+                                           reason="ModelLoadFailed", message="cannot unpickle")["status"]  # fmt: skip
+        else:
+            result["status"] = isvc_status(generation, generation, "Unknown", "InProgress")["status"]
+        return result
+
+    def create_namespaced_custom_object(self, group, version, namespace, plural, body, **_: Any) -> dict[str, Any]:
+        self.calls.append(("create", copy.deepcopy(body)))
+        self._maybe_fail("create")
+        obj = copy.deepcopy(body)
+        obj["metadata"]["generation"] = 1
+        return self._commit((namespace, obj["metadata"]["name"]), obj)
+
+    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body, **_: Any) -> dict:
+        self.calls.append(("patch", copy.deepcopy(body)))
+        self._maybe_fail("patch")
+        current = self.objects[(namespace, name)]
+        wanted_rv = (body.get("metadata") or {}).get("resourceVersion")
+        if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
+            raise api_error(409, "the object has been modified")
+        patched = merge_patch(current, body)
+        if patched.get("spec") != current.get("spec"):
+            patched["metadata"]["generation"] = current["metadata"]["generation"] + 1
+        return self._commit((namespace, name), patched)
+
+    def delete_namespaced_custom_object(self, group, version, namespace, plural, name, **_: Any) -> dict[str, Any]:
+        self.calls.append(("delete", name))
+        self.objects.pop((namespace, name))
+        return {"status": "Success"}
+
+    def patches(self) -> list[dict[str, Any]]:
+        return [body for verb, body in self.calls if verb == "patch"]
+
+    def spec(self, name: str = "bc") -> dict[str, Any]:
+        return self.objects[(NS, name)]["spec"]
+
+
+def broken_fails(obj: dict[str, Any]) -> str:
+    return "failed" if "broken" in obj["spec"]["predictor"]["model"]["storageUri"] else "ready"
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("KML_DEPLOY_POLL_SECONDS", "0.01")
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)  # backoff between retries
+    yield
+
+
+def fake(outcome: Callable[[dict[str, Any]], str] = broken_fails) -> tuple[FakeCustomObjects, dict[str, Any]]:
+    api = FakeCustomObjects(outcome)
+    return api, {"custom": api, "api_client": None, "source": "fake", "namespace": NS}
+
+
+def versioned(uri: str, mode: str = "Serverless", **overrides: Any) -> dict[str, Any]:
+    return manifest(artifact={**ARTIFACT, "uri": uri}, deployment_mode=mode, **overrides)
+
+
+def test_create_then_update_patches_with_nulls_and_a_resource_version() -> None:
+    api, k8s = fake()
+    first = dep.rollout_inference_service(k8s, versioned("s3://m/1", resources={"limits": {"memory": "1Gi"}}))
+    assert first["ok"] and first["created"] and first["phases"] == ["created"] and first["previous"] is None
+    assert [verb for verb, _ in api.calls if verb != "get"] == ["create"]
+    second = dep.rollout_inference_service(k8s, versioned("s3://m/2"))
+    assert second["ok"] and second["phases"] == ["updated"]
+    (patch,) = api.patches()
+    assert patch["spec"]["predictor"]["model"]["storageUri"] == "s3://m/2"
+    assert patch["spec"]["predictor"]["model"]["resources"] is None  # removed field: explicit null
+    assert patch["metadata"]["resourceVersion"] == "1"
+    assert "resources" not in api.spec()["predictor"]["model"]
+    assert second["previous"]["spec"]["predictor"]["model"]["storageUri"] == "s3://m/1"
+    again = dep.rollout_inference_service(k8s, versioned("s3://m/2"))
+    assert again["ok"] and again["phases"] == ["unchanged"] and len(api.patches()) == 1
+
+
+def test_a_conflicting_writer_and_transient_errors_are_retried() -> None:
+    api, k8s = fake()
+    dep.rollout_inference_service(k8s, versioned("s3://m/1"))
+    api.failures = {"patch": [api_error(409, "modified")], "get": [api_error(503, "etcd leader changed")]}
+    result = dep.rollout_inference_service(k8s, versioned("s3://m/2"))
+    assert result["ok"] and len(api.patches()) == 2
+    assert api.spec()["predictor"]["model"]["storageUri"] == "s3://m/2"
+
+
+def test_serverless_canary_then_promotion() -> None:
+    api, k8s = fake()
+    dep.rollout_inference_service(k8s, versioned("s3://m/1"), canary_percent=25)  # nothing to share traffic with
+    assert api.patches() == []
+    result = dep.rollout_inference_service(k8s, versioned("s3://m/2"), canary_percent=25)
+    assert result["ok"] and result["phases"] == ["updated", "canary 25%", "promoted"] and result["canary"] == 25
+    canary, promotion = api.patches()
+    assert canary["spec"]["predictor"]["canaryTrafficPercent"] == 25
+    assert promotion["spec"]["predictor"] == {"canaryTrafficPercent": None}
+    assert "canaryTrafficPercent" not in api.spec()["predictor"]
+
+
+def test_serverless_canary_failure_sends_traffic_back_then_restores_the_previous_spec() -> None:
+    api, k8s = fake()
+    dep.rollout_inference_service(k8s, versioned("s3://m/1"))
+    good = copy.deepcopy(api.objects[(NS, "bc")])
+    result = dep.rollout_inference_service(k8s, versioned("s3://m/broken"), canary_percent=10)
+    assert not result["ok"]
+    assert (
+        result["failure"]["reason"] == "BlockedByFailedLoad: ModelLoadFailed" and result["failure"]["phase"] == "canary"
+    )
+    assert result["phases"] == ["updated", "canary 10%", "failed", "rolled back"]
+    assert result["rollback"]["ok"] and result["rollback"]["action"] == "restored"
+    _, to_zero, restore = api.patches()
+    assert to_zero == {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
+    assert restore["spec"]["predictor"]["canaryTrafficPercent"] is None
+    assert api.spec() == good["spec"]
+    assert api.objects[(NS, "bc")]["metadata"]["labels"] == good["metadata"]["labels"]
+
+
+def test_raw_deployment_failure_restores_the_previous_spec() -> None:
+    api, k8s = fake()
+    dep.rollout_inference_service(k8s, versioned("s3://m/1", "RawDeployment"))
+    good = copy.deepcopy(api.spec())
+    result = dep.rollout_inference_service(k8s, versioned("s3://m/broken", "RawDeployment"), canary_percent=50)
+    assert not result["ok"] and result["canary"] == 0  # RawDeployment ignores canaryTrafficPercent
+    assert result["rollback"]["action"] == "restored" and result["rollback"]["ok"]
+    update, restore = api.patches()
+    assert "canaryTrafficPercent" not in json.dumps(update) and "canaryTrafficPercent" not in json.dumps(restore)
+    assert api.spec() == good
+
+
+def test_a_failed_first_deployment_is_deleted() -> None:
+    api, k8s = fake()
+    result = dep.rollout_inference_service(k8s, versioned("s3://m/broken"))
+    assert not result["ok"] and result["rollback"]["action"] == "deleted"
+    assert (NS, "bc") not in api.objects and result["object"] is None
+
+
+def test_a_rollout_that_is_not_ready_in_time_is_rolled_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    api, k8s = fake(lambda obj: "progressing" if "slow" in obj["spec"]["predictor"]["model"]["storageUri"] else "ready")
+    dep.rollout_inference_service(k8s, versioned("s3://m/1"))
+    clock = FakeClock()
+    monkeypatch.setattr(time, "monotonic", clock)
+    monkeypatch.setattr(time, "sleep", clock.sleep)
+    result = dep.rollout_inference_service(k8s, versioned("s3://m/slow"), timeout_seconds=5)
+    assert not result["ok"] and result["failure"]["state"] == "timeout"
+    assert result["rollback"]["ok"] and api.spec()["predictor"]["model"]["storageUri"] == "s3://m/1"
+
+
+def test_an_api_error_mid_rollout_still_restores_the_previous_spec() -> None:
+    api, k8s = fake()
+    dep.rollout_inference_service(k8s, versioned("s3://m/1"))
+    original_get = api.get_namespaced_custom_object
+    reads = {"n": 0}
+
+    def flaky_get(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        reads["n"] += 1
+        if 3 <= reads["n"] <= 7:  # the rollout's reads 1-2 work, then all 5 attempts of the first wait fail
+            raise api_error(503, "apiserver overloaded")
+        return original_get(*args, **kwargs)
+
+    api.get_namespaced_custom_object = flaky_get  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError, match="kept failing"):
+        dep.rollout_inference_service(k8s, versioned("s3://m/2"))
+    update, _ = api.patches()
+    assert update["spec"]["predictor"]["model"]["storageUri"] == "s3://m/2"
+    assert api.spec()["predictor"]["model"]["storageUri"] == "s3://m/1"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# History
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def rollout(version_id: str, outcome: str = "deployed", rollback: bool = False, previous: str = "") -> dict[str, Any]:
+    return {"version_id": version_id, "outcome": outcome, "rollback": rollback, "previous_version_id": previous,
+            "manifest": "{}"}  # fmt: skip
+
+
+def test_rollback_target_walks_back_through_the_history() -> None:
+    history = [rollout("1"), rollout("2"), rollout("3", "failed"), rollout("3")]
+    assert dep.plan_deployment_rollback(history, "3")["version_id"] == "2"
+    history.append(rollout("2", rollback=True, previous="3"))
+    assert dep.plan_deployment_rollback(history, "2")["version_id"] == "1"  # 3 was rolled back from
+    history.append(rollout("1", rollback=True, previous="2"))
+    assert dep.plan_deployment_rollback(history, "1") is None  # nothing left to go back to
+    history.append(rollout("3"))  # deployed normally again: eligible again
+    assert dep.plan_deployment_rollback(history, "3")["version_id"] == "1"
+    assert dep.plan_deployment_rollback([rollout("1")], "1") is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Components
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_components_compile_and_validate_strictly(tmp_path: Path) -> None:
+    from kfp import compiler, dsl
+
+    from kfp_model_lifecycle import compile as kml_compile
+    from kfp_model_lifecycle.components.deploy_model import (
+        deploy_model,
+        deploy_model_with_context,
+        rollback_deployment,
+        rollback_deployment_with_context,
+    )
+
+    for component in (deploy_model, rollback_deployment):
+        path = tmp_path / f"{component.name}.yaml"
+        compiler.Compiler().compile(component, str(path))
+        assert kml_compile.validate_file(path) == []
+        spec = yaml.safe_load(path.read_text())
+        (executor,) = spec["deploymentSpec"]["executors"].values()
+        command = " ".join(executor["container"]["command"])
+        assert "'model-registry==0.3.18'" in command and "'kubernetes==30.1.0'" in command
+        assert "kserve" not in command.split("def ")[0]  # no kserve SDK installed
+        source = executor["container"]["command"][-1]
+        assert len(source.encode()) < 100 * 1024, "a single exec argument may hold at most 128 KiB (MAX_ARG_STRLEN)"
+        for braces in ("{" * 2, "}" * 2):
+            assert braces not in source, "pod code must not contain double braces (KFP substitutes them)"
+        component_spec = next(iter(spec["components"].values()))
+        assert "description" in component_spec["outputDefinitions"]["artifacts"]["manifest"]
+        assert "description" in component_spec["outputDefinitions"]["parameters"]["url"]
+
+    @dsl.pipeline(name="deploy-and-roll-back")
+    def pipeline(registry_url: str = "http://model-registry-service.kubeflow.svc.cluster.local:8080") -> str:
+        deployed = deploy_model_with_context(
+            "iris:1.0.0", canary_percent=10, registry_url=registry_url, token_secret_name="mr-token",
+            resources={"requests": {"cpu": "1"}},
+        )  # fmt: skip
+        back = rollback_deployment_with_context(model_name="iris", registry_url=registry_url).after(deployed)
+        return back.outputs["url"]
+
+    path = tmp_path / "pipeline.yaml"
+    compiler.Compiler().compile(pipeline, str(path))
+    assert kml_compile.validate_file(path) == []
+    documents = list(yaml.safe_load_all(path.read_text()))
+    executors = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    deploy_config = executors["exec-deploy-model"]
+    assert deploy_config["fieldPathAsEnv"] == [{"fieldPath": "metadata.namespace", "name": "POD_NAMESPACE"}]
+    assert deploy_config["secretAsEnv"][0]["keyToEnv"] == [{"envVar": "KML_REGISTRY_TOKEN", "secretKey": "token"}]
+    assert executors["exec-rollback-deployment"]["fieldPathAsEnv"][0]["name"] == "POD_NAMESPACE"
+    tasks = documents[0]["root"]["dag"]["tasks"]
+    params = tasks["deploy-model"]["inputs"]["parameters"]
+    assert params["run_id"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}"
+    assert params["pipeline_name"]["runtimeValue"]["constant"] == "deploy-and-roll-back"
+    with pytest.raises(RuntimeError, match=r"inside a @dsl\.pipeline"):
+        deploy_model_with_context("iris:1.0.0")
+
+
+def test_cli_commands_are_added_to_the_models_group() -> None:
+    import argparse
+
+    from kfp_model_lifecycle.deployments import add_deployment_commands
+
+    parser = argparse.ArgumentParser(prog="kml models")
+    sub = parser.add_subparsers(dest="models_command", required=True)
+    add_deployment_commands(sub)
+    args = parser.parse_args(["deployments", "iris", "--registry-url", "http://127.0.0.1:1", "--json"])
+    assert args.name == "iris" and args.json
+    args = parser.parse_args(
+        ["rollback-deployment", "iris", "--namespace", "team-a", "--inference-service", "iris-v2", "--dry-run"]
+    )
+    assert (args.namespace, args.inference_service, args.dry_run, args.timeout) == ("team-a", "iris-v2", True, 600)
+    args = parser.parse_args(["undeploy", "iris", "--kubeconfig", "/tmp/kc", "--reason", "retired"])
+    assert args.kubeconfig == "/tmp/kc" and args.reason == "retired"
+
+
+def test_packed_pod_code_defines_every_reachable_helper_and_is_deterministic() -> None:
+    import inspect
+    import types
+
+    from kfp_model_lifecycle.components.deploy_model import component
+    from kfp_model_lifecycle.components.deploy_model.packing import packed_pod_code, reachable_functions
+
+    pool = {f.__name__ for f in component.POD_HELPERS}
+    for loader, entry in (
+        (component.kml_deploy_model_pod_code, "run_deploy_model"),
+        (component.kml_rollback_deployment_pod_code, "run_rollback_deployment"),
+    ):
+        source = inspect.getsource(loader)
+        assert source.startswith(f"def {loader.__name__}() -> None:")
+        namespace: dict[str, Any] = {}
+        exec(compile("from typing import *\n" + source, "<pod>", "exec"), namespace)  # noqa: S102 - as in the pod
+        namespace[loader.__name__]()
+        assert callable(namespace[entry])
+        defined = {n for n, v in namespace.items() if isinstance(v, types.FunctionType)}
+
+        def referenced(code: types.CodeType) -> set[str]:
+            names = set(code.co_names)
+            for const in code.co_consts:
+                if isinstance(const, types.CodeType):
+                    names |= referenced(const)
+            return names
+
+        for name in defined & pool:
+            missing = (referenced(namespace[name].__code__) & pool) - defined
+            assert not missing, f"{name} calls {missing}, which the packed code does not define"
+    again = packed_pod_code("kml_deploy_model_pod_code", [dep.run_deploy_model], component.POD_HELPERS)
+    assert inspect.getsource(again) == inspect.getsource(component.kml_deploy_model_pod_code)
+    with pytest.raises(ValueError, match="not in the pool"):
+        reachable_functions([test_cli_commands_are_added_to_the_models_group], component.POD_HELPERS)
