@@ -6,6 +6,7 @@
 from kfp_model_lifecycle.components.approve_model import approve_model, approve_model_with_context
 from kfp_model_lifecycle.components.compare_models import compare_models
 from kfp_model_lifecycle.components.promote_model import promote_model, promote_model_with_context
+from kfp_model_lifecycle.components.record_model_event import record_model_event, record_model_event_with_context
 from kfp_model_lifecycle.components.register_model import register_model, register_model_with_lineage
 
 __all__ = [
@@ -14,6 +15,8 @@ __all__ = [
     "compare_models",
     "promote_model",
     "promote_model_with_context",
+    "record_model_event",
+    "record_model_event_with_context",
     "register_model",
     "register_model_with_lineage",
 ]

@@ -3,6 +3,7 @@
 ``kml compile`` writes ``compiled/pipelines/<name>.yaml`` for every pipeline exported here.
 """
 
+from kfp_model_lifecycle.pipelines.champion_challenger import champion_challenger_pipeline
 from kfp_model_lifecycle.pipelines.sklearn_training import training_pipeline as sklearn_training_pipeline
 
-__all__ = ["sklearn_training_pipeline"]
+__all__ = ["champion_challenger_pipeline", "sklearn_training_pipeline"]

@@ -657,9 +657,11 @@ def describe_lifecycle_event(event: Mapping[str, Any]) -> str:
             what = f"alias @{alias}: removed from {src or version}"
     elif kind == "approval":
         what = f"approval {version}: {src or 'none'} -> {dst}"
-    elif kind == "rejection":
+    elif kind == "rejection" and (event.get("requested") or event.get("refusal")):
         refusal = str(event.get("refusal") or "").split(". ")[0].strip()
         what = f"refused {event.get('requested') or dst} for {version}" + (f" ({refusal})" if refusal else "")
+    elif kind == "rejection":  # e.g. a challenger that lost its comparison (record_model_event)
+        what = f"rejected {version}" + (f": {src or '-'} -> {dst}" if src or dst else "")
     elif kind == "policy":
         what = f"policy: {src or '(default)'} -> {dst}"
     else:

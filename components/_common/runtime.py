@@ -134,3 +134,56 @@ def pod_functions(
         exec(compile(text, filename, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True), namespace)  # noqa: S102
         compact.append(namespace[function.__name__])
     return compact
+
+
+def wire_run_context(
+    component: Any,
+    entry_point: str,
+    *,
+    token_secret_name: Any = None,
+    token_secret_key: str = "token",  # noqa: S107 - the key's name in the Secret
+    **arguments: Any,
+) -> Any:
+    """Add ``component`` to the pipeline being defined with the run context wired (the ``*_with_context`` helpers).
+
+    Passes the run placeholders (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``, ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER``,
+    ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``: the KFP backend substitutes them only in task arguments) and the
+    pipeline's name, exposes the pod's namespace as ``POD_NAMESPACE`` and, with ``token_secret_name``, the
+    registry token from that Secret as ``KML_REGISTRY_TOKEN``. The Kubernetes settings apply on a cluster; local
+    runs ignore them.
+
+    Args:
+        component: The component (its inputs include ``run_id``, ``run_name``, ``pipeline_name``, ``task_name``).
+        entry_point: Name of the calling helper, for the error message.
+        token_secret_name: Kubernetes Secret holding the registry token, or None.
+        token_secret_key: Key of the token in that Secret.
+        **arguments: The component's other arguments; None values are left out (component defaults apply).
+
+    Returns:
+        The task.
+
+    Raises:
+        RuntimeError: When called outside a ``@dsl.pipeline`` function.
+    """
+    from kfp import dsl, kubernetes
+    from kfp.dsl import pipeline_context
+
+    pipeline = pipeline_context.Pipeline.get_default_pipeline()
+    if pipeline is None:
+        raise RuntimeError(
+            f"{entry_point}() adds a task to a pipeline: call it inside a @dsl.pipeline function"
+            f" (outside one, call the {component.name} component directly)"
+        )
+    task = component(
+        **{k: v for k, v in arguments.items() if v is not None},
+        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        pipeline_name=pipeline.name,
+        task_name=dsl.PIPELINE_TASK_NAME_PLACEHOLDER,
+    )
+    kubernetes.use_field_path_as_env(task, "POD_NAMESPACE", "metadata.namespace")
+    if token_secret_name:
+        kubernetes.use_secret_as_env(
+            task, secret_name=token_secret_name, secret_key_to_env={token_secret_key: "KML_REGISTRY_TOKEN"}
+        )
+    return task
