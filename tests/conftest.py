@@ -45,3 +45,21 @@ def shared_dir() -> Path:
     if not (SHARED_DIR / "model-registry" / "model-registry-v1.yaml").is_file():
         pytest.skip(f"reference data not found at {SHARED_DIR} (it exists beside the repo in the dev workspace and CI)")
     return SHARED_DIR
+
+
+@pytest.fixture(scope="module")
+def local_runner(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """KFP's local runner (``SubprocessRunner(use_venv=False)``) with a fresh pipeline root for one test module."""
+    from kfp import local
+
+    root = tmp_path_factory.mktemp("pipeline-root")
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    return root
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No registry, token, namespace or pod variables leak in from the environment running the tests."""
+    for name in ("KML_REGISTRY_URL", "KML_REGISTRY_TOKEN", "POD_NAMESPACE", "KFP_POD_NAME", "KML_KFP_UI_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
