@@ -5,6 +5,12 @@
 
 from kfp_model_lifecycle.components.approve_model import approve_model, approve_model_with_context
 from kfp_model_lifecycle.components.compare_models import compare_models
+from kfp_model_lifecycle.components.deploy_model import (
+    deploy_model,
+    deploy_model_with_context,
+    rollback_deployment,
+    rollback_deployment_with_context,
+)
 from kfp_model_lifecycle.components.promote_model import promote_model, promote_model_with_context
 from kfp_model_lifecycle.components.record_model_event import record_model_event, record_model_event_with_context
 from kfp_model_lifecycle.components.register_model import register_model, register_model_with_lineage
@@ -13,10 +19,14 @@ __all__ = [
     "approve_model",
     "approve_model_with_context",
     "compare_models",
+    "deploy_model",
+    "deploy_model_with_context",
     "promote_model",
     "promote_model_with_context",
     "record_model_event",
     "record_model_event_with_context",
     "register_model",
     "register_model_with_lineage",
+    "rollback_deployment",
+    "rollback_deployment_with_context",
 ]

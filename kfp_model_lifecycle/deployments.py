@@ -32,8 +32,6 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kfp_model_lifecycle.components.deploy_model import deployment as dep
-
 __all__ = ["add_deployment_commands", "model_deployments", "rollback_deployment", "undeploy"]
 
 _ROLLOUT_COLUMNS = [
@@ -68,6 +66,8 @@ def model_deployments(conn: dict[str, Any], model_name: str) -> dict[str, Any]:
         ``target``, ``version``, ``outcome`` deployed/failed/undeployed, ``previous_version``, ``canary_percent``,
         ``how`` (phases, rollback, failure reason), ``by`` (actor or run), ``url``, ``run_id``, ``manifest_sha256``).
     """
+    from kfp_model_lifecycle.components.deploy_model import deployment as dep
+
     data = dep.list_model_deployments(conn, model_name)
     services = [
         {
@@ -141,6 +141,8 @@ def rollback_deployment(
         See ``run_rollback_deployment``: ``inference_service_name``, ``namespace``, ``version``,
         ``rolled_back_from``, ``url``, ``manifest_yaml``, ``phases``...
     """
+    from kfp_model_lifecycle.components.deploy_model import deployment as dep
+
     return dep.run_rollback_deployment(
         model_name=model_name,
         inference_service_name=inference_service_name,
@@ -184,6 +186,8 @@ def undeploy(
     Returns:
         See ``run_undeploy_model``: ``inference_service_name``, ``namespace``, ``deleted``, ``version``.
     """
+    from kfp_model_lifecycle.components.deploy_model import deployment as dep
+
     return dep.run_undeploy_model(
         model_name=model_name,
         inference_service_name=inference_service_name,

@@ -18,6 +18,9 @@ Command line (``kml models --help``)::
     kml models promote iris:1.0.3 --stage production --alias champion --reason "accuracy +2%"
     kml models approve iris:1.0.3 --comment "reviewed the report"
     kml models rollback iris --reason "latency regression"
+    kml models deployments iris
+    kml models rollback-deployment iris --reason "errors after the rollout"
+    kml models undeploy iris --reason "retired"
     kml models policy iris --require-approval
 
 Every command talks to a Model Registry at ``--registry-url`` (or ``KML_REGISTRY_URL``) with the token from
@@ -1253,6 +1256,10 @@ def register_models_commands(commands: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=_run, action=_cmd_repair)
+
+    from kfp_model_lifecycle.deployments import add_deployment_commands  # deployments.py imports this module
+
+    add_deployment_commands(sub)
     return models
 
 

@@ -7,10 +7,8 @@ rolled back -> rollback_deployment (pipeline) -> history -> failed first deploym
 No ``from __future__ import annotations`` here: KFP reads the annotations of the pipelines defined below.
 """
 
-import importlib.util
 import json
 import os
-import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ import joblib
 import numpy as np
 import pytest
 import yaml
-from kfp import dsl, local
+from kfp import dsl
 from sklearn.datasets import load_breast_cancer
 from sklearn.tree import DecisionTreeClassifier
 
@@ -114,25 +112,10 @@ def environment(cluster: LocalCluster, registry: EmbeddedRegistry) -> Iterator[N
 
 
 @pytest.fixture(scope="module")
-def pipeline_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _hide_repository_docker_directory()
-    root = tmp_path_factory.mktemp("pipeline-root")
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    return root
-
-
-@pytest.fixture(scope="module")
 def conn(registry: EmbeddedRegistry) -> Iterator[dict[str, Any]]:
     connection = connect_model_registry(registry.url)
     yield connection
     close_model_registry(connection)
-
-
-def _hide_repository_docker_directory() -> None:
-    """Keep a ``docker/`` directory at the repository root from posing as the docker SDK (see the register tests)."""
-    spec = importlib.util.find_spec("docker")
-    if spec is not None and spec.origin in (None, "namespace") and "kfp.local.task_dispatcher" not in sys.modules:
-        sys.modules["docker"] = None  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -225,7 +208,7 @@ def test_a_403_names_the_missing_permission_before_changing_anything(
 
 
 def test_a_pipeline_deploys_a_registered_version(
-    pipeline_root: Path,
+    local_runner: Path,
     cluster: LocalCluster,
     registry: EmbeddedRegistry,
     conn: dict[str, Any],
@@ -265,17 +248,21 @@ def test_a_pipeline_deploys_a_registered_version(
     (event,) = deployment_events(conn, model_name)
     assert (event["version"], event["to"], event["from"], event["target"]) == ("1.0.0", "deployed", "", f"{NS}/{name}")
     assert event["reason"] == "first release" and event["actor"].startswith("kfp-run:deploy-breast-cancer-")
-    manifest_files = list(pipeline_root.rglob("manifest"))
+    manifest_files = list(local_runner.rglob("manifest"))
     assert manifest_files and yaml.safe_load(manifest_files[0].read_text())["metadata"]["name"] == name
 
 
-def test_deploying_the_same_version_again_changes_nothing(
+def test_deploying_the_same_version_again_changes_nothing_and_modes_do_not_switch(
     cluster: LocalCluster, registry: EmbeddedRegistry, model_name: str
 ) -> None:
     name = isvc_name(model_name)
     generation = cluster.store.get(NS, name)["metadata"]["generation"]
     result = run_deploy_model(model_reference=f"{model_name}:1.0.0", timeout_seconds=30)
     assert result["phases"] == ["unchanged"] and result["records"] is None
+    assert cluster.store.get(NS, name)["metadata"]["generation"] == generation
+    assert len(rollouts(registry, registry_record(registry, name))) == 1
+    with pytest.raises(ValueError, match="cannot switch an existing InferenceService to RawDeployment"):
+        run_deploy_model(model_reference=f"{model_name}:2.0.0", deployment_mode="RawDeployment")
     assert cluster.store.get(NS, name)["metadata"]["generation"] == generation
     assert len(rollouts(registry, registry_record(registry, name))) == 1
 
@@ -361,7 +348,7 @@ def test_a_broken_model_is_rolled_back_automatically_and_the_old_one_keeps_answe
 
 
 def test_rollback_deployment_in_a_pipeline_redeploys_the_previous_version(
-    pipeline_root: Path,
+    local_runner: Path,
     cluster: LocalCluster,
     registry: EmbeddedRegistry,
     conn: dict[str, Any],

@@ -664,6 +664,13 @@ def describe_lifecycle_event(event: Mapping[str, Any]) -> str:
         what = f"rejected {version}" + (f": {src or '-'} -> {dst}" if src or dst else "")
     elif kind == "policy":
         what = f"policy: {src or '(default)'} -> {dst}"
+    elif kind == "deployment":
+        target = event.get("target") or "?"
+        if dst == "undeployed":
+            what = f"undeployed {version} from {target}"
+        else:
+            what = f"deployed {version} to {target}" + (f" (replacing {src})" if src and src != version else "")
+            what += " [rollback]" if event.get("rollback") else ""
     else:
         what = f"{kind} {version}" + (f": {src or '-'} -> {dst}" if src or dst else "")
     seq = event.get("seq")

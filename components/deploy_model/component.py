@@ -1,12 +1,12 @@
 """The ``deploy_model`` and ``rollback_deployment`` components and their pipeline entry points.
 
 Thin KFP v2 lightweight components: they call :func:`.deployment.run_deploy_model` and
-:func:`.deployment.run_rollback_deployment`. Those functions and the shared helpers of ``components/_common`` they
-use travel in the compiled component through one loader function (:func:`.packing.packed_pod_code`): together they
-are about 190 KB of source, more than the 128 KiB a single Linux exec argument may hold, and KFP passes a
-component's source as one argument. The YAML still runs as-is on any KFP cluster with PyPI access (it installs
-``model-registry`` and the plain ``kubernetes`` client; no kserve SDK). No ``from __future__ import annotations``
-here: KFP reads the components' annotations at runtime, and it understands ``Optional[...]`` but not ``X | None``.
+:func:`.deployment.run_rollback_deployment`. The helpers those reach (``runtime.pod_functions``: only the reachable
+ones, without docstrings) are still about 140 KB, more than one Linux exec argument may hold, so they travel
+compressed through one loader function per component (:func:`.packing.packed_pod_code`) that the body calls first.
+The YAML runs as-is on any KFP cluster with PyPI access (it installs ``model-registry`` and the plain ``kubernetes``
+client; no kserve SDK). No ``from __future__ import annotations`` here: KFP reads the components' annotations at
+runtime, and it understands ``Optional[...]`` but not ``X | None``.
 """
 
 from typing import Any, NamedTuple, Optional
@@ -17,7 +17,12 @@ from kfp.dsl import Artifact, Output
 from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS
 from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
 from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
-from kfp_model_lifecycle.components._common.runtime import KUBERNETES, MODEL_REGISTRY, component_kwargs
+from kfp_model_lifecycle.components._common.runtime import (
+    KUBERNETES,
+    MODEL_REGISTRY,
+    component_kwargs,
+    wire_run_context,
+)
 from kfp_model_lifecycle.components.deploy_model.deployment import (
     DEPLOYMENT_FUNCTIONS,
     run_deploy_model,
@@ -25,7 +30,6 @@ from kfp_model_lifecycle.components.deploy_model.deployment import (
 )
 from kfp_model_lifecycle.components.deploy_model.packing import packed_pod_code
 
-TOKEN_ENV = "KML_REGISTRY_TOKEN"  # noqa: S105 - the name of the variable, not a token
 POD_HELPERS = [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS, *DEPLOYMENT_FUNCTIONS]
 
 # Loaders that define the helpers each component body calls (see .packing); the body calls its loader first.
@@ -315,30 +319,6 @@ def rollback_deployment(
     )  # fmt: skip
 
 
-def _wire_context(task: dsl.PipelineTask, token_secret_name: Any, token_secret_key: str) -> dsl.PipelineTask:
-    """Expose the pod's namespace as ``POD_NAMESPACE`` and the registry token Secret as ``KML_REGISTRY_TOKEN``."""
-    from kfp import kubernetes
-
-    kubernetes.use_field_path_as_env(task, "POD_NAMESPACE", "metadata.namespace")
-    if token_secret_name:
-        kubernetes.use_secret_as_env(
-            task, secret_name=token_secret_name, secret_key_to_env={token_secret_key: TOKEN_ENV}
-        )
-    return task
-
-
-def _current_pipeline(entry_point: str, component: str) -> Any:
-    from kfp.dsl import pipeline_context
-
-    pipeline = pipeline_context.Pipeline.get_default_pipeline()
-    if pipeline is None:
-        raise RuntimeError(
-            f"{entry_point}() adds a task to a pipeline: call it inside a @dsl.pipeline function (outside one, use"
-            f" the {component} component directly, or the `kml models` commands)"
-        )
-    return pipeline
-
-
 def deploy_model_with_context(
     model_reference: Any,
     *,
@@ -370,14 +350,14 @@ def deploy_model_with_context(
 ) -> dsl.PipelineTask:
     """Add a ``deploy_model`` task to the pipeline being defined, with the namespace, run and token wired.
 
-    Call it inside a ``@dsl.pipeline`` function. It passes the run placeholders
-    (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``, ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER``,
+    Call it inside a ``@dsl.pipeline`` function. Through ``runtime.wire_run_context`` it passes the run
+    placeholders (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``, ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER``,
     ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``; the KFP backend substitutes them only in task arguments) and the
     pipeline's name, so every rollout record and audit entry names the run; exposes the pod's namespace as
     ``POD_NAMESPACE`` (``kfp.kubernetes.use_field_path_as_env``: the default target namespace) and, when
     ``token_secret_name`` is given, the registry token from that Secret as ``KML_REGISTRY_TOKEN``. The Kubernetes
     settings apply on a cluster; local runs ignore them (the namespace then comes from the kubeconfig). Every
-    argument may be a constant or a pipeline parameter/task output.
+    argument may be a constant or a pipeline parameter/task output; None leaves the component's default.
 
     Example::
 
@@ -424,17 +404,11 @@ def deploy_model_with_context(
     Raises:
         RuntimeError: When called outside a pipeline definition.
     """
-    pipeline = _current_pipeline("deploy_model_with_context", "deploy_model")
-    optional = {
-        k: v
-        for k, v in {
-            "resources": resources,
-            "labels": labels,
-            "annotations": annotations,
-        }.items()
-        if v is not None
-    }
-    task = deploy_model(
+    return wire_run_context(
+        deploy_model,
+        "deploy_model_with_context",
+        token_secret_name=token_secret_name,
+        token_secret_key=token_secret_key,
         model_reference=model_reference,
         inference_service_name=inference_service_name,
         namespace=namespace,
@@ -442,9 +416,12 @@ def deploy_model_with_context(
         storage_uri_mode=storage_uri_mode,
         runtime=runtime,
         protocol_version=protocol_version,
+        resources=resources,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
         service_account_name=service_account_name,
+        labels=labels,
+        annotations=annotations,
         canary_percent=canary_percent,
         timeout_seconds=timeout_seconds,
         dry_run=dry_run,
@@ -452,17 +429,11 @@ def deploy_model_with_context(
         actor=actor,
         registry_service_name=registry_service_name,
         registry_namespace=registry_namespace,
-        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-        run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-        pipeline_name=pipeline.name,
-        task_name=dsl.PIPELINE_TASK_NAME_PLACEHOLDER,
         kfp_ui_url=kfp_ui_url,
         registry_url=registry_url,
         verify_tls=verify_tls,
         ca_bundle_path=ca_bundle_path,
-        **optional,
     )
-    return _wire_context(task, token_secret_name, token_secret_key)
 
 
 def rollback_deployment_with_context(
@@ -507,8 +478,11 @@ def rollback_deployment_with_context(
     Raises:
         RuntimeError: When called outside a pipeline definition.
     """
-    pipeline = _current_pipeline("rollback_deployment_with_context", "rollback_deployment")
-    task = rollback_deployment(
+    return wire_run_context(
+        rollback_deployment,
+        "rollback_deployment_with_context",
+        token_secret_name=token_secret_name,
+        token_secret_key=token_secret_key,
         model_name=model_name,
         inference_service_name=inference_service_name,
         namespace=namespace,
@@ -516,13 +490,8 @@ def rollback_deployment_with_context(
         dry_run=dry_run,
         reason=reason,
         actor=actor,
-        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-        run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-        pipeline_name=pipeline.name,
-        task_name=dsl.PIPELINE_TASK_NAME_PLACEHOLDER,
         kfp_ui_url=kfp_ui_url,
         registry_url=registry_url,
         verify_tls=verify_tls,
         ca_bundle_path=ca_bundle_path,
     )
-    return _wire_context(task, token_secret_name, token_secret_key)

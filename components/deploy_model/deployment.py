@@ -1661,15 +1661,19 @@ def rollout_inference_service(
         f" - {failure['message'][:500]}" if failure["message"] else "",
     )  # fmt: skip
     phases.append("failed")
-    rollback = restore_inference_service(
-        k8s,
-        previous,
-        state.get("object") or applied["object"],
-        canary_used=use_canary,
-        timeout_seconds=float(timeout_seconds),
-        namespace=namespace,
-        name=name,
-    )
+    try:
+        rollback = restore_inference_service(
+            k8s,
+            previous,
+            state.get("object") or applied["object"],
+            canary_used=use_canary,
+            timeout_seconds=float(timeout_seconds),
+            namespace=namespace,
+            name=name,
+        )
+    except Exception as exc:  # e.g. RBAC without delete: report it with the failure instead of losing both
+        log.error("the automatic rollback of %s/%s failed: %s", namespace, name, exc)
+        rollback = {"ok": False, "action": "error", "state": None, "error": str(exc)}
     phases.append("rolled back" if rollback["ok"] else "rollback failed")
     final = get_inference_service(k8s, namespace, name)
     result.update(
@@ -2348,17 +2352,17 @@ def deploy_version(
             f"InferenceService {namespace}/{name} serves another registered model (id {live_model_id}), not"
             f" {model.get('name')!r}. Fix: choose another inference_service_name, or undeploy it first"
         )
-    environment = ensure_serving_environment(conn, namespace)
-    record = ensure_registry_inference_service(conn, environment, name, model, version, runtime=runtime, live=live)
-    manifest = manifest_for(str(record.get("id") or ""))
     if live is not None:
         live_mode = ((live.get("metadata") or {}).get("annotations") or {}).get(conventions["mode_annotation"])
-        wanted_mode = manifest["metadata"]["annotations"][conventions["mode_annotation"]]
+        wanted_mode = manifest_for("")["metadata"]["annotations"][conventions["mode_annotation"]]
         if live_mode and normalize_deployment_mode(live_mode) != wanted_mode:
             raise ValueError(
                 f"InferenceService {namespace}/{name} runs in {live_mode} mode; KServe cannot switch an existing"
                 f" InferenceService to {wanted_mode}. Fix: deploy under another name, or delete it first"
             )
+    environment = ensure_serving_environment(conn, namespace)
+    record = ensure_registry_inference_service(conn, environment, name, model, version, runtime=runtime, live=live)
+    manifest = manifest_for(str(record.get("id") or ""))
     previous_id = str(live_labels.get(conventions["label_model_version_id"]) or "")
     previous_version = get_model_version_by_id(conn, previous_id) if live is not None and previous_id else None
     rollout = rollout_inference_service(k8s, manifest, canary_percent=canary_percent, timeout_seconds=timeout_seconds)
@@ -2391,17 +2395,24 @@ def deploy_version(
     if not rollout["ok"]:
         failure = rollout["failure"] or {}
         restored = rollout["rollback"] or {}
-        if restored.get("action") == "deleted":
-            after = "the InferenceService this rollout created was deleted again"
+        if restored.get("action") == "deleted" and restored.get("ok"):
+            after = "Rolled back automatically: the InferenceService this rollout created was deleted again"
         elif restored.get("ok"):
             serving = (previous_version or {}).get("name")
-            after = "the previous spec was restored and is Ready" + (f" (serving version {serving})" if serving else "")
+            after = "Rolled back automatically: the previous spec was restored and is Ready" + (
+                f" (serving version {serving})" if serving else ""
+            )
+        elif restored.get("action") == "error":
+            after = (
+                f"The automatic rollback failed too ({restored.get('error')}); inspect the InferenceService:"
+                f" kubectl describe inferenceservice -n {namespace} {name}"
+            )
         else:
             state = restored.get("state") or {}
             after = (
-                "restoring the previous spec did not become Ready either"
-                + (f" ({state.get('reason')}: {state.get('summary')})" if state else "")
-                + f"; inspect it: kubectl describe inferenceservice -n {namespace} {name}"
+                "The automatic rollback did not complete"
+                + (f": the restored spec is not Ready ({state.get('reason')}: {state.get('summary')})" if state else "")
+                + f"; inspect the InferenceService: kubectl describe inferenceservice -n {namespace} {name}"
             )
         hint = (
             " Fix: check that the model file loads with the runtime (format, framework version) and that the"
@@ -2417,7 +2428,7 @@ def deploy_version(
             f"deploying {model.get('name')}:{version.get('name')} to {namespace}/{name} failed during the"
             f" {failure.get('phase') or 'rollout'}: {failure.get('reason')}"
             + (f" - {str(failure.get('message'))[:800]}" if failure.get("message") else "")
-            + f". Rolled back automatically: {after}.{hint}"
+            + f". {after}.{hint}"
         )
     return {
         "manifest": manifest,
