@@ -94,6 +94,11 @@ def compile_to(out: Path, base_image: str | None = None) -> list[Path]:
 
     env = dict(os.environ)
     env.pop(BASE_IMAGE_ENV, None)
+    # KFP renders dict defaults (e.g. a pipeline's list of gates) into the YAML's header comment through protobuf
+    # Structs; the C (upb) maps iterate in a per-process random order, the pure-Python ones do not. With these, the
+    # YAML is byte-identical from one compile to the next.
+    env["PYTHONHASHSEED"] = "0"
+    env["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
     if base_image:
         env[BASE_IMAGE_ENV] = base_image
     code = (

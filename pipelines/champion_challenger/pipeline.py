@@ -3,6 +3,7 @@
 from kfp import dsl
 
 from kfp_model_lifecycle.components.compare_models import compare_models
+from kfp_model_lifecycle.components.deploy_model import deploy_model_with_context
 from kfp_model_lifecycle.components.promote_model import promote_model_with_context
 from kfp_model_lifecycle.components.record_model_event import record_model_event_with_context
 from kfp_model_lifecycle.components.register_model import register_model_with_lineage
@@ -33,6 +34,9 @@ def champion_challenger_pipeline(
     gates: list = DEFAULT_GATES,
     significance_level: float = 0.05,
     promote_to: str = "production",
+    deploy: bool = False,
+    inference_service_name: str = "",
+    canary_percent: int = 0,
     code_version: str = "",
     registry_url: str = "",
     kfp_ui_url: str = "",
@@ -51,6 +55,11 @@ def champion_challenger_pipeline(
         significance_level: Significance level of the paired test (e.g. 0.05).
         promote_to: Stage a winning challenger goes to: ``production`` (replaces the champion, which is archived)
             or ``staging`` (for a human to approve and promote).
+        deploy: Also deploy a winning challenger to KServe (in the run's namespace), with automatic rollback when
+            the new revision fails.
+        inference_service_name: Name of the InferenceService; empty: derived from the model name.
+        canary_percent: Serverless canary: send this percent of traffic to the new revision first, then promote it
+            once it is Ready (0: switch at once).
         code_version: Git commit (or tag) of the training code; empty: taken from the usual CI variables.
         registry_url: Model Registry base URL with scheme and port; empty: the pod's ``KML_REGISTRY_URL``.
         kfp_ui_url: Base URL of the KFP UI, to link versions and audit entries to this run.
@@ -96,6 +105,17 @@ def champion_challenger_pipeline(
             kfp_ui_url=kfp_ui_url,
         )
         promote.set_display_name("promote challenger")
+        with dsl.If(deploy == True, name="deploy-winner"):  # noqa: E712 - a KFP condition
+            rollout = deploy_model_with_context(
+                compare.outputs["winner"],
+                inference_service_name=inference_service_name,
+                canary_percent=canary_percent,
+                reason=compare.outputs["reason"],
+                registry_url=registry_url,
+                kfp_ui_url=kfp_ui_url,
+            )
+            rollout.after(promote)
+            rollout.set_display_name("deploy to KServe")
     with dsl.Else(name="champion-stays"):
         reject = record_model_event_with_context(
             model_name,
