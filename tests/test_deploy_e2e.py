@@ -340,6 +340,7 @@ def test_a_broken_model_is_rolled_back_automatically_and_the_old_one_keeps_answe
     assert "canaryTrafficPercent" not in live["spec"]["predictor"]
     record = registry_record(registry, name)
     assert record["desiredState"] == "DEPLOYED" and record["modelVersionId"] == version_id(conn, model_name, "2.0.0")
+    assert record["customProperties"]["url"]["string_value"] == url  # the old revision still serves there
     failed = rollouts(registry, record)[-1]
     assert (failed["state"], failed["outcome"], failed["version"]) == ("FAILED", "failed", "3.0.0")
     assert failed["failure_reason"] == "BlockedByFailedLoad: ModelLoadFailed" and failed["restored"] is True

@@ -2095,7 +2095,8 @@ def record_rollout(
         properties={
             "kml_last_outcome": "failed",
             "kml_last_failure": f"{when} {version.get('name')}: {failure.get('reason') or ''}"[:1000],
-            "url": "" if deleted else None,
+            # the previous revision still serves at its URL unless the failed first deployment was deleted
+            **({"url": ""} if deleted else {}),
         },
     )
     return {"serve_model": serve, "record": updated, "event": None}
