@@ -3,14 +3,12 @@
 No ``from __future__ import annotations`` here: KFP reads the annotations of the components defined below.
 """
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from kfp import compiler, components, dsl, local
+from kfp import compiler, components, dsl
 from kfp.dsl import Dataset, Metrics, Model, Output
 
 from kfp_model_lifecycle.components._common.lifecycle import (
@@ -51,25 +49,9 @@ def train_stub(errors: int, model: Output[Model], metrics: Output[Metrics], pred
     metrics.log_metric("accuracy", (n - errors) / n)
 
 
-def _hide_repository_docker_directory() -> None:
-    """Keep the repository's ``docker/`` directory from posing as the docker SDK (see test_register_model_local)."""
-    spec = importlib.util.find_spec("docker")
-    if spec is not None and spec.origin in (None, "namespace") and "kfp.local.task_dispatcher" not in sys.modules:
-        sys.modules["docker"] = None  # type: ignore[assignment]
-
-
-@pytest.fixture(scope="module")
-def local_runner(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _hide_repository_docker_directory()
-    root = tmp_path_factory.mktemp("pipeline-root")
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    return root
-
-
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KML_REGISTRY_URL", "KML_REGISTRY_TOKEN", "POD_NAMESPACE", "KFP_POD_NAME", "KML_KFP_UI_URL"):
-        monkeypatch.delenv(name, raising=False)
+def _isolated_env(isolated_env: pytest.MonkeyPatch) -> None:
+    """Every test here starts without registry/token/namespace variables (see conftest.isolated_env)."""
 
 
 @pytest.fixture(scope="module")
