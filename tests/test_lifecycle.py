@@ -335,7 +335,7 @@ def test_other_components_can_record_events(conn: dict[str, Any], model: str) ->
     assert event["seq"] == 2 and event["version"] == "1.0.0" and event["serving_namespace"] == "kserve-prod"
     history = lc.lifecycle_history(conn, model)["events"]
     assert [e["type"] for e in history] == ["stage", "deployment"]
-    assert "deployment 1.0.0: - -> kserve-prod/iris" in lc.describe_lifecycle_event(history[-1])
+    assert "deployed 1.0.0 to kserve-prod/iris" in lc.describe_lifecycle_event(history[-1])
     assert lc.resolve_model_reference(conn, model)["reference"] == f"{model}:1.0.0"  # no lifecycle change
     with pytest.raises(ValueError, match="cannot be recorded here"):
         lc.record_lifecycle_event(conn, model, "stage")

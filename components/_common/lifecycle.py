@@ -665,7 +665,7 @@ def describe_lifecycle_event(event: Mapping[str, Any]) -> str:
     elif kind == "policy":
         what = f"policy: {src or '(default)'} -> {dst}"
     elif kind == "deployment":
-        target = event.get("target") or "?"
+        target = event.get("target") or (dst if dst not in ("", "deployed", "undeployed") else "?")
         if dst == "undeployed":
             what = f"undeployed {version} from {target}"
         else:
