@@ -14,9 +14,12 @@ from kfp.dsl import Markdown, Output
 from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS, run_promote_model
 from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
 from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
-from kfp_model_lifecycle.components._common.runtime import MODEL_REGISTRY, component_kwargs, pod_functions
-
-TOKEN_ENV = "KML_REGISTRY_TOKEN"  # noqa: S105 - the name of the variable, not a token
+from kfp_model_lifecycle.components._common.runtime import (
+    MODEL_REGISTRY,
+    component_kwargs,
+    pod_functions,
+    wire_run_context,
+)
 
 
 @dsl.component(
@@ -234,43 +237,25 @@ def promote_model_with_context(
     Raises:
         RuntimeError: When called outside a pipeline definition.
     """
-    from kfp import kubernetes
-    from kfp.dsl import pipeline_context
-
-    pipeline = pipeline_context.Pipeline.get_default_pipeline()
-    if pipeline is None:
-        raise RuntimeError(
-            "promote_model_with_context() adds a task to a pipeline: call it inside a @dsl.pipeline function"
-            " (outside one, use the promote_model component directly, or `kml models promote`)"
-        )
-    optional = {
-        k: v
-        for k, v in {"aliases": aliases, "remove_aliases": remove_aliases, "evidence": evidence}.items()
-        if v is not None
-    }
-    task = promote_model(
+    return wire_run_context(
+        promote_model,
+        "promote_model_with_context",
+        token_secret_name=token_secret_name,
+        token_secret_key=token_secret_key,
         model_reference=model_reference,
         stage=stage,
+        aliases=aliases,
+        remove_aliases=remove_aliases,
         reason=reason,
         evidence_uri=evidence_uri,
+        evidence=evidence,
         actor=actor,
         dry_run=dry_run,
         demote_to=demote_to,
         require_approval=require_approval,
         rollback=rollback,
-        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-        run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-        pipeline_name=pipeline.name,
-        task_name=dsl.PIPELINE_TASK_NAME_PLACEHOLDER,
         kfp_ui_url=kfp_ui_url,
         registry_url=registry_url,
         verify_tls=verify_tls,
         ca_bundle_path=ca_bundle_path,
-        **optional,
     )
-    kubernetes.use_field_path_as_env(task, "POD_NAMESPACE", "metadata.namespace")
-    if token_secret_name:
-        kubernetes.use_secret_as_env(
-            task, secret_name=token_secret_name, secret_key_to_env={token_secret_key: TOKEN_ENV}
-        )
-    return task

@@ -14,10 +14,9 @@ from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
 from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
 from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
-from kfp_model_lifecycle.components._common.runtime import MODEL_REGISTRY, component_kwargs
+from kfp_model_lifecycle.components._common.runtime import MODEL_REGISTRY, component_kwargs, wire_run_context
 from kfp_model_lifecycle.components.register_model.registration import REGISTRATION_FUNCTIONS, run_register_model
 
-TOKEN_ENV = "KML_REGISTRY_TOKEN"  # noqa: S105 - the name of the variable, not a token
 DATASET_INPUTS = ("train_dataset", "eval_dataset", "test_dataset")
 
 
@@ -245,31 +244,20 @@ def register_model_with_lineage(
         RuntimeError: When called outside a pipeline definition.
         ValueError: For unknown dataset roles or more than three datasets.
     """
-    from kfp import kubernetes
-    from kfp.dsl import pipeline_context
-
-    pipeline = pipeline_context.Pipeline.get_default_pipeline()
-    if pipeline is None:
-        raise RuntimeError(
-            "register_model_with_lineage() adds a task to a pipeline: call it inside a @dsl.pipeline function"
-            " (outside one, use the register_model component directly)"
-        )
-    optional: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "metrics": metrics,
-            "hyperparameters": hyperparameters,
-            "labels": labels,
-            **_dataset_arguments(datasets),
-        }.items()
-        if v is not None
-    }
-    task = register_model(
+    return wire_run_context(
+        register_model,
+        "register_model_with_lineage",
+        token_secret_name=token_secret_name,
+        token_secret_key=token_secret_key,
         model=model,
         model_name=model_name,
         version=version,
         model_format_name=model_format_name,
         model_format_version=model_format_version,
+        metrics=metrics,
+        hyperparameters=hyperparameters,
+        labels=labels,
+        **_dataset_arguments(datasets),
         description=description,
         author=author,
         owner=owner,
@@ -278,22 +266,11 @@ def register_model_with_lineage(
         service_account_name=service_account_name,
         code_version=code_version,
         training_image=training_image,
-        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-        run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-        pipeline_name=pipeline.name,
-        task_name=dsl.PIPELINE_TASK_NAME_PLACEHOLDER,
         kfp_ui_url=kfp_ui_url,
         registry_url=registry_url,
         verify_tls=verify_tls,
         ca_bundle_path=ca_bundle_path,
-        **optional,
     )
-    kubernetes.use_field_path_as_env(task, "POD_NAMESPACE", "metadata.namespace")
-    if token_secret_name:
-        kubernetes.use_secret_as_env(
-            task, secret_name=token_secret_name, secret_key_to_env={token_secret_key: TOKEN_ENV}
-        )
-    return task
 
 
 def _dataset_arguments(datasets: list | tuple | dict | None) -> dict[str, Any]:
