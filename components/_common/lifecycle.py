@@ -2260,8 +2260,9 @@ def run_promote_model(
         )
     finally:
         close_model_registry(conn)
-    for line in result["summary"] or ["nothing to change: " + result["reference"] + " is already so"]:
-        log.info("%s", line)
+    if result.get("dry_run") or not result["summary"]:  # written events were logged as they were appended
+        for line in result["summary"] or ["nothing to change: " + result["reference"] + " is already so"]:
+            log.info("%s", line)
     if summary_path:
         title = ("Rollback of " if rollback else "Promotion of ") + result["reference"]
         write_text_atomically(summary_path, lifecycle_summary_markdown(result, title))
@@ -2337,8 +2338,9 @@ def run_approve_model(
         )
     finally:
         close_model_registry(conn)
-    for line in result["summary"] or [f"approval of {result['reference']} is already {result['status']}"]:
-        log.info("%s", line)
+    if result.get("dry_run") or not result["summary"]:  # written events were logged as they were appended
+        for line in result["summary"] or [f"approval of {result['reference']} is already {result['status']}"]:
+            log.info("%s", line)
     if summary_path:
         write_text_atomically(summary_path, lifecycle_summary_markdown(result, f"Approval of {result['reference']}"))
     result["registry_url"] = conn["url"]
