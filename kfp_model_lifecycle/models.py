@@ -68,7 +68,7 @@ URL_ENV = "KML_REGISTRY_URL"
 
 # Version properties that are lineage rather than metrics (register_model's conventions).
 _LINEAGE_KEYS = ("code_version", "training_image")
-_LINEAGE_PREFIXES = ("kfp_", "dataset_")
+_LINEAGE_PREFIXES = ("kfp_", "dataset_", "model_meta_")
 
 
 # ---------------------------------------------------------------------------------------------------------------
