@@ -624,7 +624,43 @@ def close_model_registry(conn: dict[str, Any]) -> None:
         loop.close()
 
 
+def component_log(component_name: str) -> Any:
+    """A context manager that shows the helpers' log lines in the component's log as ``[name] LEVEL message``.
+
+    Every component body runs its job inside it: the ``kfp_model_lifecycle`` logger writes to stdout at INFO with
+    the component's name as prefix, and is restored afterwards (also when the job fails).
+
+    Args:
+        component_name: Prefix of the log lines, e.g. ``register_model``.
+
+    Returns:
+        A context manager whose value is the logger.
+    """
+    import contextlib
+    import logging
+    import sys
+
+    @contextlib.contextmanager
+    def scope() -> Any:
+        log = logging.getLogger("kfp_model_lifecycle")
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter(f"[{component_name}] %(levelname)s %(message)s"))
+        level, propagate = log.level, log.propagate
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        try:
+            yield log
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(level)
+            log.propagate = propagate
+
+    return scope()
+
+
 REGISTRY_CLIENT_FUNCTIONS = [
+    component_log,
     resolve_registry_url,
     parse_registry_url,
     resolve_registry_token,

@@ -12,7 +12,7 @@ from kfp.dsl import Markdown, Output
 
 from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS, run_approve_model
 from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
+from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
 from kfp_model_lifecycle.components._common.runtime import (
     MODEL_REGISTRY,
     component_kwargs,
@@ -26,7 +26,7 @@ from kfp_model_lifecycle.components._common.runtime import (
     # Only the helpers run_approve_model reaches, without docstrings: all of them would exceed the 128 KiB limit
     # of one command-line argument (see pod_functions).
     additional_funcs=pod_functions(
-        [run_approve_model], [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS]
+        [run_approve_model, component_log], [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS]
     ),
 )
 def approve_model(
@@ -85,17 +85,9 @@ def approve_model(
         previous_status: The status before (``none`` when never set).
         event_seq: Number of the audit-trail entry written (0 when unchanged or in a dry run).
     """
-    import logging
-    import sys
     from collections import namedtuple
 
-    log = logging.getLogger("kfp_model_lifecycle")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("[approve_model] %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
+    with component_log("approve_model"):
         result = run_approve_model(
             model_reference=model_reference,
             status=status,
@@ -115,9 +107,6 @@ def approve_model(
             ca_bundle_path=ca_bundle_path,
             summary_path=summary.path,
         )
-    finally:
-        log.removeHandler(handler)
-        log.propagate = True
     fields = ["version_id", "version_name", "status", "previous_status", "event_seq"]
     outputs = namedtuple("ApproveModelOutputs", fields)
     return outputs(

@@ -20,7 +20,7 @@ from kfp.dsl import HTML, Dataset, Input, Markdown, Metrics, Model, Output
 
 from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS
 from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
+from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
 from kfp_model_lifecycle.components._common.runtime import MODEL_REGISTRY, component_kwargs, pod_functions
 from kfp_model_lifecycle.components.compare_models.comparison import COMPARISON_FUNCTIONS, run_compare_models
 from kfp_model_lifecycle.components.compare_models.report import REPORT_FUNCTIONS, write_comparison_reports
@@ -30,7 +30,7 @@ from kfp_model_lifecycle.components.compare_models.report import REPORT_FUNCTION
     **component_kwargs(MODEL_REGISTRY),
     # compare_models reads the lifecycle view without repairing it (resolve_model_reference(..., repair=False)).
     additional_funcs=pod_functions(
-        [run_compare_models, write_comparison_reports],
+        [run_compare_models, write_comparison_reports, component_log],
         [
             *REGISTRY_CLIENT_FUNCTIONS,
             *LINEAGE_FUNCTIONS,
@@ -117,17 +117,9 @@ def compare_models(
         reason: One sentence with the deciding numbers, e.g. for promote_model's ``reason``.
         report_uri: URI of the HTML report, e.g. for promote_model's ``evidence_uri``.
     """
-    import logging
-    import sys
     from collections import namedtuple
 
-    log = logging.getLogger("kfp_model_lifecycle")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("[compare_models] %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
+    with component_log("compare_models"):
         version_id = ""
         if candidate_model is not None:
             meta = dict(candidate_model.metadata or {})
@@ -167,8 +159,5 @@ def compare_models(
         report_markdown.metadata.update({**summary, "html_report_uri": report_html.uri})
         report_html.metadata.update({**summary, "markdown_report_uri": report_markdown.uri})
         print(f"decision: {'promote' if result['decision'] else 'keep'} -- {result['reason']}")
-    finally:
-        log.removeHandler(handler)
-        log.propagate = True
     outputs = namedtuple("CompareModelsOutputs", ["Output", "winner", "reason", "report_uri"])
     return outputs(bool(result["decision"]), str(result["winner"]), str(result["reason"]), str(report_html.uri))

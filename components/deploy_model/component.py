@@ -16,7 +16,7 @@ from kfp.dsl import Artifact, Output
 
 from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS
 from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
+from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
 from kfp_model_lifecycle.components._common.runtime import (
     KUBERNETES,
     MODEL_REGISTRY,
@@ -33,9 +33,9 @@ from kfp_model_lifecycle.components.deploy_model.packing import packed_pod_code
 POD_HELPERS = [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS, *DEPLOYMENT_FUNCTIONS]
 
 # Loaders that define the helpers each component body calls (see .packing); the body calls its loader first.
-kml_deploy_model_pod_code = packed_pod_code("kml_deploy_model_pod_code", [run_deploy_model], POD_HELPERS)
+kml_deploy_model_pod_code = packed_pod_code("kml_deploy_model_pod_code", [run_deploy_model, component_log], POD_HELPERS)
 kml_rollback_deployment_pod_code = packed_pod_code(
-    "kml_rollback_deployment_pod_code", [run_rollback_deployment], POD_HELPERS
+    "kml_rollback_deployment_pod_code", [run_rollback_deployment, component_log], POD_HELPERS
 )
 
 
@@ -140,18 +140,10 @@ def deploy_model(
         version_name: The model version deployed, e.g. ``1.0.3``.
         previous_version: The version it replaced ("" when none or the same).
     """
-    import logging
-    import sys
     from collections import namedtuple
 
     kml_deploy_model_pod_code()
-    log = logging.getLogger("kfp_model_lifecycle")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("[deploy_model] %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
+    with component_log("deploy_model"):
         result = run_deploy_model(
             model_reference=model_reference,
             inference_service_name=inference_service_name,
@@ -183,9 +175,6 @@ def deploy_model(
             ca_bundle_path=ca_bundle_path,
             manifest_path=manifest.path,
         )
-    finally:
-        log.removeHandler(handler)
-        log.propagate = True
     manifest.metadata.update(
         {
             "inference_service_name": result["inference_service_name"],
@@ -266,18 +255,10 @@ def rollback_deployment(
         version_name: The version deployed now.
         previous_version: The version it replaced.
     """
-    import logging
-    import sys
     from collections import namedtuple
 
     kml_rollback_deployment_pod_code()
-    log = logging.getLogger("kfp_model_lifecycle")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("[rollback_deployment] %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
+    with component_log("rollback_deployment"):
         result = run_rollback_deployment(
             model_name=model_name,
             inference_service_name=inference_service_name,
@@ -296,9 +277,6 @@ def rollback_deployment(
             ca_bundle_path=ca_bundle_path,
             manifest_path=manifest.path,
         )
-    finally:
-        log.removeHandler(handler)
-        log.propagate = True
     manifest.metadata.update(
         {
             "inference_service_name": result["inference_service_name"],

@@ -13,7 +13,7 @@ from kfp.dsl import Markdown, Output
 
 from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS, run_promote_model
 from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
+from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
 from kfp_model_lifecycle.components._common.runtime import (
     MODEL_REGISTRY,
     component_kwargs,
@@ -27,7 +27,7 @@ from kfp_model_lifecycle.components._common.runtime import (
     # Only the helpers run_promote_model reaches, without docstrings: all of them would exceed the 128 KiB limit
     # of one command-line argument (see pod_functions).
     additional_funcs=pod_functions(
-        [run_promote_model], [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS]
+        [run_promote_model, component_log], [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS]
     ),
 )
 def promote_model(
@@ -112,17 +112,9 @@ def promote_model(
         event_seq: Number of the last audit-trail entry written (0 when nothing changed or in a dry run).
         changed: Whether anything changed (False when it was already so, and in a dry run).
     """
-    import logging
-    import sys
     from collections import namedtuple
 
-    log = logging.getLogger("kfp_model_lifecycle")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("[promote_model] %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
+    with component_log("promote_model"):
         result = run_promote_model(
             model_reference=model_reference,
             stage=stage,
@@ -147,9 +139,6 @@ def promote_model(
             ca_bundle_path=ca_bundle_path,
             summary_path=summary.path,
         )
-    finally:
-        log.removeHandler(handler)
-        log.propagate = True
     summary.metadata.update({"model": result["model"], "version_id": result["version_id"], "stage": result["stage"]})
     outputs = namedtuple(
         "PromoteModelOutputs",

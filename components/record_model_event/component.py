@@ -11,7 +11,7 @@ from kfp import dsl
 
 from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS
 from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
+from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
 from kfp_model_lifecycle.components._common.runtime import (
     MODEL_REGISTRY,
     component_kwargs,
@@ -24,7 +24,7 @@ from kfp_model_lifecycle.components.record_model_event.recording import run_reco
 @dsl.component(
     **component_kwargs(MODEL_REGISTRY),
     additional_funcs=pod_functions(
-        [run_record_model_event],
+        [run_record_model_event, component_log],
         [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS, run_record_model_event],
     ),
 )
@@ -76,17 +76,9 @@ def record_model_event(
         event_seq: Number of the audit-trail entry written.
         version_name: Name of the model version the event is about.
     """
-    import logging
-    import sys
     from collections import namedtuple
 
-    log = logging.getLogger("kfp_model_lifecycle")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("[record_model_event] %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
+    with component_log("record_model_event"):
         reference = model_reference
         if version and ":" not in reference and "@" not in reference:
             reference = f"{reference}:{version}"
@@ -107,9 +99,6 @@ def record_model_event(
             verify_tls=verify_tls,
             ca_bundle_path=ca_bundle_path,
         )
-    finally:
-        log.removeHandler(handler)
-        log.propagate = True
     outputs = namedtuple("RecordModelEventOutputs", ["event_seq", "version_name"])
     return outputs(int(event["seq"]), str(event.get("version") or ""))
 

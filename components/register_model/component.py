@@ -13,7 +13,7 @@ from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
 from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
+from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
 from kfp_model_lifecycle.components._common.runtime import MODEL_REGISTRY, component_kwargs, wire_run_context
 from kfp_model_lifecycle.components.register_model.registration import REGISTRATION_FUNCTIONS, run_register_model
 
@@ -108,17 +108,9 @@ def register_model(
         version_id: Id of the model version.
         version_name: Name of the model version, e.g. ``1.0.3``.
     """
-    import logging
-    import sys
     from collections import namedtuple
 
-    log = logging.getLogger("kfp_model_lifecycle")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("[register_model] %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
+    with component_log("register_model"):
         datasets = [
             {"role": role, "name": d.name, "uri": d.uri, "path": d.path, "metadata": dict(d.metadata or {})}
             for role, d in (("train", train_dataset), ("eval", eval_dataset), ("test", test_dataset))
@@ -156,9 +148,6 @@ def register_model(
             output_path=registered_model.path,
         )
         registered_model.metadata.update(result["output_metadata"])
-    finally:
-        log.removeHandler(handler)
-        log.propagate = True
     outputs = namedtuple("RegisterModelOutputs", ["model_id", "version_id", "version_name"])
     return outputs(result["model_id"], result["version_id"], result["version_name"])
 
