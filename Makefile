@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint format install bench clean
+.PHONY: test demo lint format install bench clean dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +26,18 @@ test: lint check-compiled
 	$(VENV)/bin/pytest
 
 demo: $(STAMP)
-	$(PY) -m kfp_model_lifecycle.demo
+	$(PY) -m kfp_model_lifecycle.local.demo
 
 bench: $(STAMP)
 	$(PY) bench/registry.py
 
+# The sdist and wheel that component pods pip-install (see README: how the package reaches the pods).
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --sdist --wheel --outdir dist .
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist
 
 .PHONY: compile check-compiled
 compile: $(STAMP)

@@ -726,8 +726,8 @@ def measure_sequential(
 
 def run(args: argparse.Namespace) -> list[Row]:
     """Start the server, load it, measure everything and return the table rows (the server is always stopped)."""
-    from kfp_model_lifecycle.registry.app import BASE_PATH
-    from kfp_model_lifecycle.registry.server import EmbeddedRegistry
+    from kfp_model_lifecycle.local.registry.app import BASE_PATH
+    from kfp_model_lifecycle.local.registry.server import EmbeddedRegistry
 
     with tempfile.TemporaryDirectory(prefix="kml-bench-") as tmp:
         db_path = Path(tmp) / "registry.db"

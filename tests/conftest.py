@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"

@@ -6,10 +6,12 @@ from pathlib import Path
 import pytest
 from kfp import dsl
 
-from kfp_model_lifecycle import models
-from kfp_model_lifecycle.components.record_model_event import record_model_event, run_record_model_event
+from kfp_model_lifecycle.cli import models
+from kfp_model_lifecycle.components.record_model_event import record_model_event
+from kfp_model_lifecycle.lifecycle.recording import run_record_model_event
+from kfp_model_lifecycle.lineage.context import RunContext
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 from kfp_model_lifecycle.pipelines import champion_challenger_pipeline
-from kfp_model_lifecycle.registry import EmbeddedRegistry
 
 RUNS = [  # (hyperparameters, expected decision): a weak first model, a clearly better one, a worse one
     ({"n_estimators": 1, "max_depth": 1}, "promoted"),
@@ -75,7 +77,7 @@ def test_record_model_event_plain_function_and_component(registry: EmbeddedRegis
         reason="lost the comparison",
         evidence_uri="s3://reports/r.html",
         registry_url=registry.url,
-        context={"run_id": "r-1", "run_name": "nightly"},
+        context=RunContext(run_id="r-1", run_name="nightly"),
     )
     assert event["seq"] == 1 and event["type"] == "rejection" and event["version"] == "2.0.0"
     assert event["actor"] == "kfp-run:nightly" and event["evidence"]["report_uri"] == "s3://reports/r.html"

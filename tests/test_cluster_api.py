@@ -24,9 +24,9 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from kfp_model_lifecycle.cluster import LocalCluster
-from kfp_model_lifecycle.cluster.api import json_patch, merge_patch
-from kfp_model_lifecycle.cluster.storage import StorageError, resolve_storage_uri
+from kfp_model_lifecycle.local.cluster import LocalCluster
+from kfp_model_lifecycle.local.cluster.api import json_patch, merge_patch
+from kfp_model_lifecycle.local.cluster.storage import StorageError, resolve_storage_uri
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 NS = "kubeflow-user"

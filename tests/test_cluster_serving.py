@@ -25,10 +25,10 @@ from kubernetes import client
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
 
-from kfp_model_lifecycle.cluster import LocalCluster
-from kfp_model_lifecycle.cluster.router import REVISION_HEADER
-from kfp_model_lifecycle.cluster.storage import resolve_storage_uri
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.local.cluster import LocalCluster
+from kfp_model_lifecycle.local.cluster.router import REVISION_HEADER
+from kfp_model_lifecycle.local.cluster.storage import resolve_storage_uri
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 NS = "kubeflow-user"

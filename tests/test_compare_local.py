@@ -11,16 +11,15 @@ import pytest
 from kfp import compiler, components, dsl
 from kfp.dsl import Dataset, Metrics, Model, Output
 
-from kfp_model_lifecycle.components._common.lifecycle import (
-    lifecycle_history,
-    promote_model_version,
-    resolve_model_reference,
-)
-from kfp_model_lifecycle.components._common.registry_client import close_model_registry, connect_model_registry
+from kfp_model_lifecycle.client import connect_model_registry
 from kfp_model_lifecycle.components.compare_models import compare_models
 from kfp_model_lifecycle.components.promote_model import promote_model_with_context
 from kfp_model_lifecycle.components.register_model import register_model_with_lineage
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.lifecycle.core import (
+    lifecycle_history,
+    resolve_model_reference,
+)
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 GATES = [{"metric": "accuracy", "higher_is_better": True, "threshold": 0.9, "min_absolute_change": 0.005}]
 
@@ -56,11 +55,11 @@ def _isolated_env(isolated_env: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def compiled_compare_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The component as users get it: compiled to YAML and loaded back (its code must be self-contained)."""
+    """The component as users get it: compiled to YAML and loaded back (it runs the installed package)."""
     path = tmp_path_factory.mktemp("compiled") / "compare_models.yaml"
     compiler.Compiler().compile(compare_models, str(path))
     text = path.read_text()
-    assert "from kfp_model_lifecycle" not in text and "import kfp_model_lifecycle" not in text
+    assert "kfp_model_lifecycle.comparison.task" in text and "compare_models_task(**arguments)" in text
     return components.load_component_from_file(str(path))
 
 
@@ -134,29 +133,7 @@ def test_branch_on_the_decision_with_else(
     assert ("beats" in reason) == (branch == "promote")
 
 
-@dsl.component(base_image="python:3.11")
-def record_promotion(path: str, winner: str, reason: str, report_uri: str):
-    """Stand-in for promote_model: write what it would receive, one value per line."""
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join((winner, reason, report_uri)) + "\n")
-
-
-def _program_bytes(component: Any) -> int:
-    spec = component.pipeline_spec
-    executor = next(iter(spec.deployment_spec["executors"].values()))
-    return len(executor["container"]["command"][-1].encode())
-
-
-def _promote_component_fits() -> bool:
-    """Whether promote_model's embedded program fits in one command-line argument (Linux: 128 KiB)."""
-    from kfp_model_lifecycle.components.promote_model import promote_model
-
-    return _program_bytes(promote_model) < 131072
-
-
-def _train_register_compare_promote(name: str, registry_url: str, errors: int, handoff: Path) -> Any:
-    use_promote_model = _promote_component_fits()
-
+def _train_register_compare_promote(name: str, registry_url: str, errors: int) -> Any:
     @dsl.pipeline(name="train-compare-promote")
     def train_compare_promote() -> str:
         train = train_stub(errors=errors)
@@ -172,36 +149,16 @@ def _train_register_compare_promote(name: str, registry_url: str, errors: int, h
             seed=1,
         )
         with dsl.If(cmp.outputs["Output"] == True):  # noqa: E712 - a pipeline condition
-            if use_promote_model:
-                promote_model_with_context(
-                    cmp.outputs["winner"],
-                    stage="production",
-                    reason=cmp.outputs["reason"],
-                    evidence_uri=cmp.outputs["report_uri"],
-                    registry_url=registry_url,
-                )
-            else:
-                record_promotion(
-                    path=str(handoff),
-                    winner=cmp.outputs["winner"],
-                    reason=cmp.outputs["reason"],
-                    report_uri=cmp.outputs["report_uri"],
-                )
+            promote_model_with_context(
+                cmp.outputs["winner"],
+                stage="production",
+                reason=cmp.outputs["reason"],
+                evidence_uri=cmp.outputs["report_uri"],
+                registry_url=registry_url,
+            )
         return cmp.outputs["report_uri"]
 
-    report_uri = train_compare_promote().output
-    if not use_promote_model and handoff.exists():
-        # promote_model cannot run here (see test_compiled_program_fits_in_one_argument); do what it would do.
-        winner, reason, evidence_uri = handoff.read_text().splitlines()
-        handoff.unlink()
-        conn = connect_model_registry(registry_url)
-        try:
-            promote_model_version(
-                conn, winner, stage="production", reason=reason, evidence={"report_uri": evidence_uri}, actor="test"
-            )
-        finally:
-            close_model_registry(conn)
-    return report_uri
+    return train_compare_promote().output
 
 
 @pytest.mark.slow
@@ -209,24 +166,23 @@ def test_register_compare_promote_end_to_end(
     local_runner: Path, registry: EmbeddedRegistry, unique: str, tmp_path: Path
 ) -> None:
     name = f"e2e-{unique}"
-    handoff = tmp_path / "promotion.txt"
     conn = connect_model_registry(registry.url)
     try:
         # Run 1: the first model has no baseline; it passes the floor and is promoted.
-        report_1 = _train_register_compare_promote(name, registry.url, 16, handoff)  # accuracy 0.92
+        report_1 = _train_register_compare_promote(name, registry.url, 16)  # accuracy 0.92
         assert resolve_model_reference(conn, name)["reference"] == f"{name}:1.0.0"
         html_1 = Path(report_1).read_text()
         assert "Decision: promote <b>" in html_1 and "no baseline" in html_1
 
         # Run 2: +1 point of accuracy passes the gate, but 2 fixed errors out of 200 are not significant.
-        report_2 = _train_register_compare_promote(name, registry.url, 14, handoff)  # accuracy 0.93
+        report_2 = _train_register_compare_promote(name, registry.url, 14)  # accuracy 0.93
         assert resolve_model_reference(conn, name)["reference"] == f"{name}:1.0.0"
         html_2 = Path(report_2).read_text()
         assert "Decision: keep <b>" in html_2 and "not statistically significant" in html_2
         assert "b = 2, baseline alone right c = 0" in html_2  # the baseline's predictions came from the registry
 
         # Run 3: 14 fewer errors is significant (McNemar p = 2 / 2^14): promoted, with the report as evidence.
-        report_3 = _train_register_compare_promote(name, registry.url, 2, handoff)  # accuracy 0.99
+        report_3 = _train_register_compare_promote(name, registry.url, 2)  # accuracy 0.99
         assert resolve_model_reference(conn, name)["reference"] == f"{name}:1.0.2"
         html_3 = Path(report_3).read_text()
         assert "Decision: promote <b>" in html_3 and "significantly better" in html_3
@@ -237,10 +193,4 @@ def test_register_compare_promote_end_to_end(
         assert events[-1]["evidence"]["report_uri"] == report_3
         assert "beats" in events[-1]["reason"]
     finally:
-        close_model_registry(conn)
-
-
-def test_compiled_program_fits_in_one_argument() -> None:
-    from kfp_model_lifecycle.components._common.runtime import MAX_EMBEDDED_PROGRAM_BYTES
-
-    assert _program_bytes(compare_models) < MAX_EMBEDDED_PROGRAM_BYTES < 131072
+        conn.close()

@@ -11,10 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from kfp_model_lifecycle.components._common.lifecycle import promote_model_version
-from kfp_model_lifecycle.components._common.registry_client import close_model_registry, connect_model_registry
-from kfp_model_lifecycle.components.compare_models import comparison, render_html, render_markdown, run_compare_models
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.client import connect_model_registry
+from kfp_model_lifecycle.comparison import core as comparison
+from kfp_model_lifecycle.comparison.core import run_compare_models
+from kfp_model_lifecycle.comparison.report import render_html, render_markdown
+from kfp_model_lifecycle.lifecycle.core import promote_model_version
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 ACCURACY_GATE = [{"metric": "accuracy", "higher_is_better": True, "threshold": 0.9, "min_absolute_change": 0.01}]
 
@@ -84,7 +86,7 @@ def _promote(registry: EmbeddedRegistry, reference: str) -> None:
     try:
         promote_model_version(conn, reference, stage="production", reason="test set-up", actor="tester")
     finally:
-        close_model_registry(conn)
+        conn.close()
 
 
 def _compare(registry: EmbeddedRegistry, **kwargs: Any) -> dict[str, Any]:
@@ -306,7 +308,7 @@ def test_unreadable_recorded_predictions(registry: EmbeddedRegistry, unique: str
         assert comparison.record_predictions_artifact(conn, ids["1"], "s3://bucket/p.csv") == "created"
         assert comparison.record_predictions_artifact(conn, ids["1"], "s3://bucket/p2.csv") == "updated"
     finally:
-        close_model_registry(conn)
+        conn.close()
     _promote(registry, f"{name}:1")
     labels = [1, 0, 1, 1]
     cand_file = _write_predictions(tmp_path / "c.csv", labels, labels)

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from kfp_model_lifecycle.components.compare_models import comparison, report
-from kfp_model_lifecycle.components.compare_models.comparison import (
+from kfp_model_lifecycle.comparison.core import (
     assess_significance,
     binomial_tail,
     canonical_metric_name,
@@ -38,7 +37,7 @@ from kfp_model_lifecycle.components.compare_models.comparison import (
     version_lineage,
     version_metrics,
 )
-from kfp_model_lifecycle.components.compare_models.report import (
+from kfp_model_lifecycle.comparison.report import (
     markdown_text,
     render_html,
     render_markdown,
@@ -832,28 +831,3 @@ def test_format_number() -> None:
         "n/a",
         "123457",
     ]
-
-
-def test_pod_functions_have_unique_names_and_no_module_level_state() -> None:
-    from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS
-    from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-    from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS
-
-    embedded = [
-        *REGISTRY_CLIENT_FUNCTIONS,
-        *LINEAGE_FUNCTIONS,
-        *LIFECYCLE_FUNCTIONS,
-        *comparison.COMPARISON_FUNCTIONS,
-        *report.REPORT_FUNCTIONS,
-    ]
-    names = [f.__name__ for f in embedded]
-    assert len(names) == len(set(names))
-    public = {n for n in dir(comparison) if callable(getattr(comparison, n)) and not n.startswith("_")}
-    module_functions = {n for n in public if getattr(getattr(comparison, n), "__module__", "") == comparison.__name__}
-    assert module_functions <= {f.__name__ for f in comparison.COMPARISON_FUNCTIONS}
-    report_functions = {
-        n
-        for n in dir(report)
-        if getattr(getattr(report, n), "__module__", "") == report.__name__ and callable(getattr(report, n))
-    }
-    assert report_functions <= {f.__name__ for f in report.REPORT_FUNCTIONS}

@@ -7,9 +7,10 @@ import pytest
 import yaml
 from kfp import components as kfp_components
 
+from kfp_model_lifecycle import __version__
 from kfp_model_lifecycle import compile as kml_compile
 from kfp_model_lifecycle.cli import main as kml_main
-from kfp_model_lifecycle.components._common.runtime import RUNTIME_PACKAGES
+from kfp_model_lifecycle.components._common.runtime import JOBLIB, SCIKIT_LEARN
 
 REPO = Path(__file__).resolve().parents[1]
 COMPILED = REPO / "compiled"
@@ -25,7 +26,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def runtime_image_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("compiled-runtime")
-    kml_compile.compile_to(out, base_image="registry.example.com/kml-runtime:0.1.0")
+    kml_compile.compile_to(out, kml_compile.PackageRoute(base_image="registry.example.com/kml-runtime:0.1.0"))
     return out
 
 
@@ -54,15 +55,17 @@ def test_every_compiled_file_passes_strict_validation(fresh):
         assert kml_compile.validate_file(path) == [], path
 
 
-def test_components_use_public_python_image_and_pinned_packages(fresh):
+def test_components_use_public_python_image_and_this_package_pinned(fresh):
     for path in (fresh / "components").glob("*.yaml"):
         spec = yaml.safe_load(path.read_text())
         for label, executor in spec["deploymentSpec"]["executors"].items():
             container = executor["container"]
             assert container["image"] == "python:3.11", (path, label)
             command = " ".join(container["command"])
-            assert "kfp==2.17.3" in command
-            assert "embedded_artifact" not in command  # code is embedded as source, not as a changing archive
+            assert f"'kfp-model-lifecycle=={__version__}'" in command
+            assert command.count("pip install") == 1, "one pip run: kfp comes with the package"
+            assert "embedded_artifact" not in command
+            assert "import kfp_model_lifecycle" not in command or "from kfp_model_lifecycle" in command
 
 
 def test_runtime_image_build_installs_nothing(runtime_image_build):
@@ -83,12 +86,12 @@ def test_component_yaml_loads_back(fresh):
         assert component.name and component.component_spec.inputs, path
 
 
-def test_runtime_requirements_match_the_pins_and_the_dockerfile(fresh):
-    lines = [line for line in (fresh / "runtime-requirements.txt").read_text().splitlines() if not line.startswith("#")]
-    assert lines == list(RUNTIME_PACKAGES)
+def test_runtime_image_installs_this_package_at_its_version():
     dockerfile = (REPO / "runtime-image" / "Dockerfile").read_text()
-    assert "COPY compiled/runtime-requirements.txt" in dockerfile
     assert [line for line in dockerfile.splitlines() if line.startswith("FROM")] == ["FROM python:3.11"]
+    assert "COPY dist/kfp_model_lifecycle-${KML_VERSION}-py3-none-any.whl" in dockerfile
+    assert "kfp_model_lifecycle.__version__ == '${KML_VERSION}'" in dockerfile
+    assert f'"{SCIKIT_LEARN}" "{JOBLIB}"' in dockerfile  # the example steps' pins
 
 
 def test_check_reports_stale_missing_and_changed_files(fresh, tmp_path):
@@ -142,9 +145,10 @@ def test_validation_rejects_unknown_kubernetes_config_fields(fresh, tmp_path):
 def test_cli_check_fails_on_a_stale_directory(fresh, tmp_path, capsys):
     out = tmp_path / "c"
     shutil.copytree(fresh, out)
-    (out / "runtime-requirements.txt").write_text("kfp==1.0\n")
+    victim = next((out / "components").glob("*.yaml"))
+    victim.write_text(victim.read_text() + "# edited\n")
     assert kml_main(["compile", "--check", "--out", str(out)]) == 1
-    assert "runtime-requirements.txt: differs" in capsys.readouterr().err
+    assert f"{victim.name}: differs" in capsys.readouterr().err
 
 
 def test_cli_compile_removes_only_generated_stale_yaml(tmp_path):

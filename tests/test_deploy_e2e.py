@@ -24,17 +24,14 @@ from kfp import dsl
 from sklearn.datasets import load_breast_cancer
 from sklearn.tree import DecisionTreeClassifier
 
-from kfp_model_lifecycle.cluster import LocalCluster
-from kfp_model_lifecycle.cluster.router import REVISION_HEADER
-from kfp_model_lifecycle.components._common import lifecycle as lc
-from kfp_model_lifecycle.components._common.registry_client import close_model_registry, connect_model_registry
-from kfp_model_lifecycle.components.deploy_model import (
-    deploy_model_with_context,
-    rollback_deployment_with_context,
-    run_deploy_model,
-)
-from kfp_model_lifecycle.components.deploy_model import deployment as dep
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
+from kfp_model_lifecycle.components.deploy_model import deploy_model_with_context, rollback_deployment_with_context
+from kfp_model_lifecycle.deployment import core as dep
+from kfp_model_lifecycle.deployment.core import run_deploy_model
+from kfp_model_lifecycle.lifecycle import core as lc
+from kfp_model_lifecycle.local.cluster import LocalCluster
+from kfp_model_lifecycle.local.cluster.router import REVISION_HEADER
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 NS = "kubeflow-user"  # the stand-in kubeconfig's namespace: the default target outside a pod
 ROWS = 12
@@ -115,7 +112,7 @@ def environment(cluster: LocalCluster, registry: EmbeddedRegistry) -> Iterator[N
 def conn(registry: EmbeddedRegistry) -> Iterator[dict[str, Any]]:
     connection = connect_model_registry(registry.url)
     yield connection
-    close_model_registry(connection)
+    connection.close()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -149,11 +146,11 @@ def rollouts(registry: EmbeddedRegistry, record: dict[str, Any]) -> list[dict[st
     return [dep.decode_serve_model(item) for item in items]
 
 
-def deployment_events(conn: dict[str, Any], model_name: str) -> list[dict[str, Any]]:
+def deployment_events(conn: RegistryConnection, model_name: str) -> list[dict[str, Any]]:
     return lc.lifecycle_history(conn, model_name, event_type="deployment")["events"]
 
 
-def version_id(conn: dict[str, Any], model_name: str, version: str) -> str:
+def version_id(conn: RegistryConnection, model_name: str, version: str) -> str:
     return str(lc.resolve_model_reference(conn, f"{model_name}:{version}", with_artifact=False)["version"]["id"])
 
 
@@ -211,7 +208,7 @@ def test_a_pipeline_deploys_a_registered_version(
     local_runner: Path,
     cluster: LocalCluster,
     registry: EmbeddedRegistry,
-    conn: dict[str, Any],
+    conn: RegistryConnection,
     model_name: str,
     data: tuple[np.ndarray, np.ndarray],
     expected: dict[str, list[int]],
@@ -270,7 +267,7 @@ def test_deploying_the_same_version_again_changes_nothing_and_modes_do_not_switc
 def test_canary_rollout_then_promotion(
     cluster: LocalCluster,
     registry: EmbeddedRegistry,
-    conn: dict[str, Any],
+    conn: RegistryConnection,
     model_name: str,
     data: tuple[np.ndarray, np.ndarray],
     expected: dict[str, list[int]],
@@ -301,7 +298,7 @@ def test_canary_rollout_then_promotion(
 def test_a_broken_model_is_rolled_back_automatically_and_the_old_one_keeps_answering(
     cluster: LocalCluster,
     registry: EmbeddedRegistry,
-    conn: dict[str, Any],
+    conn: RegistryConnection,
     model_name: str,
     data: tuple[np.ndarray, np.ndarray],
     expected: dict[str, list[int]],
@@ -352,7 +349,7 @@ def test_rollback_deployment_in_a_pipeline_redeploys_the_previous_version(
     local_runner: Path,
     cluster: LocalCluster,
     registry: EmbeddedRegistry,
-    conn: dict[str, Any],
+    conn: RegistryConnection,
     model_name: str,
     data: tuple[np.ndarray, np.ndarray],
     expected: dict[str, list[int]],
@@ -422,7 +419,7 @@ def test_a_failed_first_raw_deployment_is_removed_again(
 def test_undeploy_marks_the_record_undeployed(
     cluster: LocalCluster,
     registry: EmbeddedRegistry,
-    conn: dict[str, Any],
+    conn: RegistryConnection,
     model_name: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -451,7 +448,7 @@ def _gone(pid: int) -> bool:
 def _cli(argv: list[str]) -> Any:
     import argparse
 
-    from kfp_model_lifecycle.deployments import add_deployment_commands
+    from kfp_model_lifecycle.cli.deployments import add_deployment_commands
 
     parser = argparse.ArgumentParser(prog="kml models")
     add_deployment_commands(parser.add_subparsers(dest="models_command", required=True))

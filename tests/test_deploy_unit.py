@@ -20,8 +20,9 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from kfp_model_lifecycle.cluster.api import merge_patch
-from kfp_model_lifecycle.components.deploy_model import deployment as dep
+from kfp_model_lifecycle.deployment import core as dep
+from kfp_model_lifecycle.lineage.context import RunContext
+from kfp_model_lifecycle.local.cluster.api import merge_patch
 
 NS = "kubeflow-user-example-com"
 MODEL = {"id": "7", "name": "Breast Cancer Classifier"}
@@ -45,7 +46,7 @@ def manifest(**overrides: Any) -> dict[str, Any]:
         "artifact": ARTIFACT,
         "registry_url": "http://model-registry-service.kubeflow.svc.cluster.local:8080",
         "registry_inference_service_id": "31",
-        "context": {"run_id": "run-1", "run_name": "train-deploy-1", "run_url": "http://ui/#/runs/details/run-1"},
+        "context": RunContext(run_id="run-1", run_name="train-deploy-1", run_url="http://ui/#/runs/details/run-1"),
     }
     kwargs.update(overrides)
     return dep.build_inference_service_manifest(**kwargs)
@@ -684,6 +685,7 @@ def test_rollback_target_walks_back_through_the_history() -> None:
 def test_components_compile_and_validate_strictly(tmp_path: Path) -> None:
     from kfp import compiler, dsl
 
+    from kfp_model_lifecycle import __version__
     from kfp_model_lifecycle import compile as kml_compile
     from kfp_model_lifecycle.components.deploy_model import (
         deploy_model,
@@ -699,10 +701,10 @@ def test_components_compile_and_validate_strictly(tmp_path: Path) -> None:
         spec = yaml.safe_load(path.read_text())
         (executor,) = spec["deploymentSpec"]["executors"].values()
         command = " ".join(executor["container"]["command"])
-        assert "'model-registry==0.3.18'" in command and "'kubernetes==30.1.0'" in command
+        assert f"'kfp-model-lifecycle=={__version__}'" in command
         assert "kserve" not in command.split("def ")[0]  # no kserve SDK installed
         source = executor["container"]["command"][-1]
-        assert len(source.encode()) < 100 * 1024, "one exec argument may hold less than 128 KiB (MAX_ARG_STRLEN)"
+        assert len(source.encode()) < 16 * 1024, "the program is the thin component body"
         for braces in ("{" * 2, "}" * 2):
             assert braces not in source, "pod code must not contain double braces (KFP substitutes them)"
         component_spec = next(iter(spec["components"].values()))
@@ -738,7 +740,7 @@ def test_components_compile_and_validate_strictly(tmp_path: Path) -> None:
 def test_cli_commands_are_added_to_the_models_group() -> None:
     import argparse
 
-    from kfp_model_lifecycle.deployments import add_deployment_commands
+    from kfp_model_lifecycle.cli.deployments import add_deployment_commands
 
     parser = argparse.ArgumentParser(prog="kml models")
     sub = parser.add_subparsers(dest="models_command", required=True)
@@ -751,39 +753,3 @@ def test_cli_commands_are_added_to_the_models_group() -> None:
     assert (args.namespace, args.inference_service, args.dry_run, args.timeout) == ("team-a", "iris-v2", True, 600)
     args = parser.parse_args(["undeploy", "iris", "--kubeconfig", "/tmp/kc", "--reason", "retired"])
     assert args.kubeconfig == "/tmp/kc" and args.reason == "retired"
-
-
-def test_packed_pod_code_defines_every_reachable_helper_and_is_deterministic() -> None:
-    import inspect
-    import types
-
-    from kfp_model_lifecycle.components._common.runtime import MAX_EMBEDDED_PROGRAM_BYTES
-    from kfp_model_lifecycle.components.deploy_model import component
-    from kfp_model_lifecycle.components.deploy_model.packing import packed_pod_code
-
-    pool = {f.__name__ for f in component.POD_HELPERS}
-    for loader, entry in (
-        (component.kml_deploy_model_pod_code, "run_deploy_model"),
-        (component.kml_rollback_deployment_pod_code, "run_rollback_deployment"),
-    ):
-        source = inspect.getsource(loader)
-        assert source.startswith(f"def {loader.__name__}() -> None:")
-        assert len(source.encode()) < MAX_EMBEDDED_PROGRAM_BYTES // 2  # room for the component body, and to grow
-        namespace: dict[str, Any] = {}
-        exec(compile("from typing import *\n" + source, "<pod>", "exec"), namespace)  # noqa: S102 - as in the pod
-        namespace[loader.__name__]()
-        assert callable(namespace[entry])
-        defined = {n for n, v in namespace.items() if isinstance(v, types.FunctionType)}
-
-        def referenced(code: types.CodeType) -> set[str]:
-            names = set(code.co_names)
-            for const in code.co_consts:
-                if isinstance(const, types.CodeType):
-                    names |= referenced(const)
-            return names
-
-        for name in defined & pool:
-            missing = (referenced(namespace[name].__code__) & pool) - defined
-            assert not missing, f"{name} calls {missing}, which the packed code does not define"
-    again = packed_pod_code("kml_deploy_model_pod_code", [dep.run_deploy_model], component.POD_HELPERS)
-    assert inspect.getsource(again) == inspect.getsource(component.kml_deploy_model_pod_code)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kfp_model_lifecycle.registry.filter_query import Field, FilterQueryError, compile_filter
+from kfp_model_lifecycle.local.registry.filter_query import Field, FilterQueryError, compile_filter
 
 SCHEMA = """
 CREATE TABLE resource (

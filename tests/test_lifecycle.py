@@ -8,16 +8,16 @@ from typing import Any
 import httpx
 import pytest
 
-from kfp_model_lifecycle.components._common import lifecycle as lc
-from kfp_model_lifecycle.components._common.registry_client import close_model_registry, connect_model_registry
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
+from kfp_model_lifecycle.lifecycle import core as lc
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 
 @pytest.fixture
 def conn(registry: EmbeddedRegistry) -> Iterator[dict[str, Any]]:
     connection = connect_model_registry(registry.url)
     yield connection
-    close_model_registry(connection)
+    connection.close()
 
 
 def create_versions(registry: EmbeddedRegistry, name: str, count: int, **extra: Any) -> None:
@@ -59,7 +59,7 @@ def _get(registry: EmbeddedRegistry, path: str, **params: Any) -> Any:
     return response.json()
 
 
-def _version(registry: EmbeddedRegistry, conn: dict[str, Any], name: str, version: str) -> dict[str, Any]:
+def _version(registry: EmbeddedRegistry, conn: RegistryConnection, name: str, version: str) -> dict[str, Any]:
     found = lc.resolve_model_reference(conn, f"{name}:{version}", repair=False, with_artifact=False)["version"]
     return _get(registry, f"/model_versions/{found['id']}")
 
@@ -77,7 +77,7 @@ def _snapshot(registry: EmbeddedRegistry) -> dict[str, Any]:
 
 
 def test_promotion_demotes_the_previous_holder_and_keeps_other_properties(
-    registry: EmbeddedRegistry, conn: dict[str, Any], model: str
+    registry: EmbeddedRegistry, conn: RegistryConnection, model: str
 ) -> None:
     first = lc.promote_model_version(
         conn,
@@ -113,7 +113,7 @@ def test_promotion_demotes_the_previous_holder_and_keeps_other_properties(
     assert "stage 1.0.0: development -> production by alice: first" in first_event["description"]
 
 
-def test_idempotent_promotion_writes_nothing(registry: EmbeddedRegistry, conn: dict[str, Any], model: str) -> None:
+def test_idempotent_promotion_writes_nothing(registry: EmbeddedRegistry, conn: RegistryConnection, model: str) -> None:
     lc.promote_model_version(conn, f"{model}:1.0.2", stage="staging", aliases=["challenger"])
     before = _snapshot(registry)
     again = lc.promote_model_version(conn, f"{model}:1.0.2", stage="staging", aliases=["challenger"])
@@ -122,7 +122,7 @@ def test_idempotent_promotion_writes_nothing(registry: EmbeddedRegistry, conn: d
 
 
 def test_aliases_are_unique_per_model_and_several_per_version(
-    registry: EmbeddedRegistry, conn: dict[str, Any], model: str
+    registry: EmbeddedRegistry, conn: RegistryConnection, model: str
 ) -> None:
     lc.promote_model_version(conn, f"{model}:1.0.0", aliases=["champion", "stable"])
     moved = lc.promote_model_version(conn, f"{model}:1.0.1", aliases=["champion"], reason="new champion")
@@ -148,7 +148,7 @@ def test_aliases_are_unique_per_model_and_several_per_version(
     ]
 
 
-def test_approval_required_before_production(registry: EmbeddedRegistry, conn: dict[str, Any], model: str) -> None:
+def test_approval_required_before_production(registry: EmbeddedRegistry, conn: RegistryConnection, model: str) -> None:
     lc.promote_model_version(conn, f"{model}:1.0.0", stage="production")
     policy = lc.set_lifecycle_policy(conn, model, require_approval=True, actor="lead", reason="regulated model")
     assert policy["changed"] and policy["policy"]["requires_approval"]
@@ -186,7 +186,7 @@ def test_approval_required_before_production(registry: EmbeddedRegistry, conn: d
 
 
 def test_forbidden_transitions_fail_clearly_and_change_nothing_but_the_record(
-    registry: EmbeddedRegistry, conn: dict[str, Any], model: str
+    registry: EmbeddedRegistry, conn: RegistryConnection, model: str
 ) -> None:
     lc.set_lifecycle_policy(conn, model, allowed_transitions={"development": ["staging"], "staging": ["production"]})
     with pytest.raises(ValueError, match=r"from development to production is not allowed by the model's"):
@@ -203,7 +203,7 @@ def test_forbidden_transitions_fail_clearly_and_change_nothing_but_the_record(
         lc.promote_model_version(conn, f"{model}:1.0.0")
 
 
-def test_dry_run_changes_nothing(registry: EmbeddedRegistry, conn: dict[str, Any], model: str) -> None:
+def test_dry_run_changes_nothing(registry: EmbeddedRegistry, conn: RegistryConnection, model: str) -> None:
     lc.promote_model_version(conn, f"{model}:1.0.0", stage="production", aliases=["champion"])
     lc.set_lifecycle_policy(conn, model, require_approval=True)
     before = _snapshot(registry)
@@ -223,7 +223,7 @@ def test_dry_run_changes_nothing(registry: EmbeddedRegistry, conn: dict[str, Any
 
 
 def test_rollback_walks_back_and_explains_when_it_cannot(
-    registry: EmbeddedRegistry, conn: dict[str, Any], model: str
+    registry: EmbeddedRegistry, conn: RegistryConnection, model: str
 ) -> None:
     with pytest.raises(LookupError, match="nothing to roll back to"):
         lc.promote_model_version(conn, model, rollback=True)
@@ -248,7 +248,7 @@ def test_rollback_walks_back_and_explains_when_it_cannot(
     assert _version(registry, conn, model, "1.0.2")["state"] == "ARCHIVED"
 
 
-def test_history_is_ordered_and_filterable(conn: dict[str, Any], model: str) -> None:
+def test_history_is_ordered_and_filterable(conn: RegistryConnection, model: str) -> None:
     lc.promote_model_version(conn, f"{model}:1.0.0", stage="staging", reason="a")
     lc.promote_model_version(conn, f"{model}:1.0.0", stage="production", reason="b")
     lc.promote_model_version(conn, f"{model}:1.0.1", stage="production", aliases=["champion"], reason="c")
@@ -267,7 +267,7 @@ def test_history_is_ordered_and_filterable(conn: dict[str, Any], model: str) -> 
 
 
 def test_a_writer_that_died_between_event_and_view_is_repaired(
-    registry: EmbeddedRegistry, conn: dict[str, Any], model: str
+    registry: EmbeddedRegistry, conn: RegistryConnection, model: str
 ) -> None:
     lc.promote_model_version(conn, f"{model}:1.0.0", stage="production")
     target = lc.resolve_model_reference(conn, f"{model}:1.0.1")
@@ -304,7 +304,7 @@ def test_a_writer_that_died_between_event_and_view_is_repaired(
     assert "kml:stage=production" not in _props(_version(registry, conn, model, "1.0.2"))
 
 
-def test_references(conn: dict[str, Any], model: str) -> None:
+def test_references(conn: RegistryConnection, model: str) -> None:
     assert lc.resolve_model_reference(conn, f"{model}@latest")["reference"] == f"{model}:1.0.3"
     lc.promote_model_version(conn, f"{model}:1.0.1", stage="staging")
     lc.promote_model_version(conn, f"{model}:1.0.2", stage="staging")
@@ -320,7 +320,7 @@ def test_references(conn: dict[str, Any], model: str) -> None:
         lc.resolve_model_reference(conn, f"{model}:1.0.9")
 
 
-def test_other_components_can_record_events(conn: dict[str, Any], model: str) -> None:
+def test_other_components_can_record_events(conn: RegistryConnection, model: str) -> None:
     lc.promote_model_version(conn, f"{model}:1.0.0", stage="production")
     event = lc.record_lifecycle_event(
         conn,

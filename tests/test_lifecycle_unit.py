@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kfp_model_lifecycle.components._common import lifecycle as lc
+from kfp_model_lifecycle.lifecycle import core as lc
 
 
 def _event(seq: int, kind: str, vid: str = "", **fields: Any) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kfp_model_lifecycle import models as api
 from kfp_model_lifecycle.cli import main
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.cli import models as api
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 
 def _create(registry: EmbeddedRegistry, name: str, accuracies: list[float]) -> None:

@@ -1,4 +1,4 @@
-"""promote_model and approve_model as KFP components: compiled, self-contained, and run by KFP's local runner.
+"""promote_model and approve_model as KFP components: compiled, thin, and run by KFP's local runner.
 
 No ``from __future__ import annotations`` here: KFP reads the annotations of the pipelines defined below.
 """
@@ -14,12 +14,13 @@ from kfp import compiler, components, dsl
 from kfp.kubernetes import kubernetes_executor_config_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from kfp_model_lifecycle.client import connect_model_registry
 from kfp_model_lifecycle.compile import validate_file
-from kfp_model_lifecycle.components._common import lifecycle as lc
-from kfp_model_lifecycle.components._common.registry_client import close_model_registry, connect_model_registry
 from kfp_model_lifecycle.components.approve_model import approve_model, approve_model_with_context
 from kfp_model_lifecycle.components.promote_model import promote_model, promote_model_with_context
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.lifecycle import core as lc
+from kfp_model_lifecycle.lineage.context import RunContext
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +43,7 @@ def _history(registry: EmbeddedRegistry, name: str) -> list[dict[str, Any]]:
     try:
         return lc.lifecycle_history(conn, name)["events"]
     finally:
-        close_model_registry(conn)
+        conn.close()
 
 
 def test_approve_then_promote_from_compiled_yaml_in_a_local_pipeline_run(
@@ -55,7 +56,7 @@ def test_approve_then_promote_from_compiled_yaml_in_a_local_pipeline_run(
         lc.promote_model_version(conn, f"{name}:1.0.0", stage="production")
         lc.set_lifecycle_policy(conn, name, require_approval=True)
     finally:
-        close_model_registry(conn)
+        conn.close()
     # promote_model as users get it: the compiled YAML, loaded back; approve_model through its entry point.
     compiler.Compiler().compile(promote_model, str(tmp_path / "promote.yaml"))
     loaded_promote = components.load_component_from_file(str(tmp_path / "promote.yaml"))
@@ -100,7 +101,7 @@ def test_approve_then_promote_from_compiled_yaml_in_a_local_pipeline_run(
 def test_pod_job_fails_clearly_and_writes_its_report(registry: EmbeddedRegistry, unique: str, tmp_path: Path) -> None:
     name = f"job-{unique}"
     _model(registry, name)
-    context = {"run_id": "12345678", "run_name": "nightly-1", "run_url": "", "task_name": "promote-model"}
+    context = RunContext(run_id="12345678", run_name="nightly-1", run_url="", task_name="promote-model")
     result = lc.run_promote_model(
         model_reference=f"{name}:1.0.0",
         stage="archived",
@@ -153,13 +154,13 @@ def test_entry_points_wire_placeholders_namespace_and_token_secret(tmp_path: Pat
 
 
 @pytest.mark.parametrize("component", [promote_model, approve_model])
-def test_components_compile_deterministically_self_contained_with_descriptions(component: Any, tmp_path: Path) -> None:
+def test_components_compile_deterministically_thin_with_descriptions(component: Any, tmp_path: Path) -> None:
     compiler.Compiler().compile(component, str(tmp_path / "a.yaml"))
     compiler.Compiler().compile(component, str(tmp_path / "b.yaml"))
     text = (tmp_path / "a.yaml").read_text()
     assert text == (tmp_path / "b.yaml").read_text()
     assert validate_file(tmp_path / "a.yaml") == []
-    assert "import kfp_model_lifecycle" not in text and "from kfp_model_lifecycle" not in text
+    assert "kfp_model_lifecycle.lifecycle.tasks" in text
     assert "from __future__" not in text
     spec = yaml.safe_load(text)
     outputs = spec["components"][next(iter(spec["components"]))]["outputDefinitions"]

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kfp_model_lifecycle.components._common import lifecycle as lc
-from kfp_model_lifecycle.components._common.registry_client import close_model_registry, connect_model_registry
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.client import connect_model_registry
+from kfp_model_lifecycle.lifecycle import core as lc
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 WRITERS = 12
 PROCESS_WRITERS = 10
@@ -63,7 +63,7 @@ def promote_one(url: str, reference: str, wait: Any = None) -> dict[str, Any]:
         )
         return {k: result[k] for k in ("reference", "previous_holder", "event_seq", "conflicts", "changed")}
     finally:
-        close_model_registry(conn)
+        conn.close()
 
 
 def check_race_outcome(url: str, name: str, results: list[dict[str, Any]]) -> None:
@@ -73,7 +73,7 @@ def check_race_outcome(url: str, name: str, results: list[dict[str, Any]]) -> No
         events = lc.read_lifecycle_events(conn, str(model["id"]))
         versions = lc.list_model_versions(conn, model)
     finally:
-        close_model_registry(conn)
+        conn.close()
     assert all(r["changed"] for r in results), results
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     stage_events = [e for e in events if e["type"] == "stage"]
@@ -165,7 +165,7 @@ def test_concurrent_alias_moves_leave_one_holder(registry: EmbeddedRegistry, uni
             barrier.wait()
             return lc.promote_model_version(conn, f"{name}:1.0.{i}", aliases=["champion"], reason="race")
         finally:
-            close_model_registry(conn)
+            conn.close()
 
     with ThreadPoolExecutor(count) as pool:
         results = list(pool.map(move, range(count)))
@@ -178,7 +178,7 @@ def test_concurrent_alias_moves_leave_one_holder(registry: EmbeddedRegistry, uni
         ]
         resolved = lc.resolve_model_reference(conn, f"{name}@champion")
     finally:
-        close_model_registry(conn)
+        conn.close()
     alias_events = [e for e in events if e["type"] == "alias"]
     assert len(alias_events) == count and all(r["changed"] for r in results)
     for before, after in itertools.pairwise(alias_events):

@@ -23,11 +23,14 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from kfp.dsl import Dataset, Metrics, Model
+from model_registry import ModelRegistry
 
-from kfp_model_lifecycle.components._common.registry_client import close_model_registry, connect_model_registry
-from kfp_model_lifecycle.components.register_model import register_model, registration, run_register_model
-from kfp_model_lifecycle.registry import EmbeddedRegistry
-from kfp_model_lifecycle.registry.server import free_port
+from kfp_model_lifecycle.client import connect_model_registry
+from kfp_model_lifecycle.components.register_model import register_model
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
+from kfp_model_lifecycle.local.registry.server import free_port
+from kfp_model_lifecycle.registration import core as registration
+from kfp_model_lifecycle.registration.core import run_register_model
 
 # -- helpers ------------------------------------------------------------------------------------------------
 
@@ -606,16 +609,16 @@ def test_tls_verification_custom_ca_and_service_account_token(
         assert out.version_name == "1.0.1"
         # like the official client, the pod's service-account token is sent -- over https only
         conn = connect_model_registry(proxy.url, ca_bundle_path=str(cert), env={}, sa_token_path=str(sa_token))
-        close_model_registry(conn)
-        assert conn["token_source"] == "the pod's service-account token"
+        conn.close()
+        assert conn.token_source == "the pod's service-account token"
         assert proxy.authorization[-1] == "Bearer pod-sa-token"
         assert "pod-sa-token" not in repr(conn)
     with pytest.raises(FileNotFoundError, match=r"ca_bundle_path '/nonexistent/ca\.pem' is not a readable file"):
         _register(registry.url.replace("http", "https"), inputs, "x", ca_bundle_path="/nonexistent/ca.pem")
     with FlakyProxy(registry.url) as plain:
         conn = connect_model_registry(plain.url, env={}, sa_token_path=str(sa_token))
-        close_model_registry(conn)
-        assert conn["token_source"].startswith("none") and plain.authorization == [""]
+        conn.close()
+        assert conn.token_source.startswith("none") and plain.authorization == [""]
 
 
 def test_connection_is_a_working_official_client(
@@ -625,11 +628,15 @@ def test_connection_is_a_working_official_client(
     _register(registry.url, inputs, name, version="3.2.1")
     conn = connect_model_registry(registry.url, env={})
     try:
-        mv = conn["client"].get_model_version(name, "3.2.1")
+        found = conn.call("find the version", lambda api: api.find_model_version(name="3.2.1"), tolerate=(400,))
+        model = conn.call("find the model", lambda api: api.find_registered_model(name=name))
     finally:
-        close_model_registry(conn)
-    close_model_registry(conn)  # closing twice is harmless
-    assert mv is not None and mv.name == "3.2.1"
+        conn.close()
+    conn.close()  # closing twice is harmless
+    assert found is None  # the registry answers 400 for a version name without its model, as the real one does
+    official = ModelRegistry(registry.url, author="test", is_secure=False)  # what we wrote, the official client reads
+    mv = official.get_model_version(name, "3.2.1")
+    assert model is not None and mv is not None and mv.name == "3.2.1" and mv.registered_model_id == model["id"]
 
 
 def test_minimal_inputs_register_and_log_what_is_missing(

@@ -16,8 +16,9 @@ from kfp.dsl import Dataset, Metrics, Model, Output
 from kfp.kubernetes import kubernetes_executor_config_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from kfp_model_lifecycle import __version__
 from kfp_model_lifecycle.components.register_model import register_model, register_model_with_lineage
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 TRAIN_CSV = "x,y\n1,0\n2,1\n"
 TEST_CSV = "x,y\n3,1\n"
@@ -166,7 +167,7 @@ def test_entry_point_wires_placeholders_namespace_and_token_secret(tmp_path: Pat
     assert config["secretAsEnv"][0]["keyToEnv"] == [{"secretKey": "jwt", "envVar": "KML_REGISTRY_TOKEN"}]
     assert config["secretAsEnv"][0]["secretName"] == "mr-token"
     text = (tmp_path / "p.yaml").read_text()
-    assert "packages_to_install" not in text and "model-registry==0.3.18" in text
+    assert "packages_to_install" not in text and f"kfp-model-lifecycle=={__version__}" in text
 
 
 def test_compiled_component_is_deterministic_and_self_contained(tmp_path: Path) -> None:
@@ -174,8 +175,9 @@ def test_compiled_component_is_deterministic_and_self_contained(tmp_path: Path) 
     compiler.Compiler().compile(register_model, str(tmp_path / "b.yaml"))
     text = (tmp_path / "a.yaml").read_text()
     assert text == (tmp_path / "b.yaml").read_text()
-    assert "import kfp_model_lifecycle" not in text and "from kfp_model_lifecycle" not in text  # self-contained
-    assert "def connect_model_registry(" in text and "def collect_run_context(" in text
+    # thin: the body imports the installed package and calls one function; no helper travels in the YAML
+    assert "from kfp_model_lifecycle.registration.task import register_model_task" in text
+    assert "def connect_model_registry(" not in text and "def collect_run_context(" not in text
     assert "image: python:3.11" in text
     doc = yaml.safe_load(text)
     command = "\n".join(doc["deploymentSpec"]["executors"]["exec-register-model"]["container"]["command"])
@@ -189,8 +191,8 @@ def test_compiled_component_is_deterministic_and_self_contained(tmp_path: Path) 
     assert set(outputs["parameters"]) == {"model_id", "version_id", "version_name"}
 
 
-def test_embedded_pod_code_references_only_names_it_defines(tmp_path: Path) -> None:
-    """Every global name the embedded functions use exists in the pod script (no module-level constants)."""
+def test_pod_program_is_the_component_function_alone_and_its_names_resolve(tmp_path: Path) -> None:
+    """The pod program defines only the component; every global name it uses exists there or is a builtin."""
     import builtins
     import dis
     import types
@@ -213,7 +215,7 @@ def test_embedded_pod_code_references_only_names_it_defines(tmp_path: Path) -> N
         for f in namespace.values()
         if isinstance(f, types.FunctionType) and f.__code__.co_filename == "ephemeral_component.py"
     ]
-    assert len(functions) > 30
+    assert [f.__name__ for f in functions] == ["register_model"]
     undefined = {
         (f.__name__, name)
         for f in functions

@@ -12,25 +12,21 @@ from pathlib import Path
 import pytest
 from mr_openapi import exceptions as mr_exc
 
-from kfp_model_lifecycle.components._common import lineage, registry_client
-from kfp_model_lifecycle.components._common.lineage import (
-    build_run_url,
-    collect_run_context,
-    find_code_version,
-    find_training_image,
-    is_missing_value,
-    sha256_of_path,
-)
-from kfp_model_lifecycle.components._common.registry_client import (
+from kfp_model_lifecycle import client as registry_client
+from kfp_model_lifecycle.client import (
+    RetryPolicy,
     call_with_backoff,
     describe_registry_error,
     is_transient_registry_error,
     parse_registry_url,
-    registry_retry_policy,
     resolve_registry_token,
     resolve_registry_url,
 )
-from kfp_model_lifecycle.components.register_model import (
+from kfp_model_lifecycle.lineage import sources as lineage
+from kfp_model_lifecycle.lineage.context import RunContext, build_run_url, collect_run_context, is_missing_value
+from kfp_model_lifecycle.lineage.sources import find_code_version, find_training_image, sha256_of_path
+from kfp_model_lifecycle.registration import core as registration
+from kfp_model_lifecycle.registration.core import (
     build_dataset_artifacts,
     build_model_artifact,
     build_version_properties,
@@ -39,7 +35,6 @@ from kfp_model_lifecycle.components.register_model import (
     parse_semver,
     parse_version_request,
     registered_model_output,
-    registration,
     registration_key,
     to_metadata_value,
 )
@@ -61,10 +56,10 @@ from kfp_model_lifecycle.components.register_model import (
 def test_parse_registry_url_accepts(url: str, expected: tuple) -> None:
     parts = parse_registry_url(url)
     scheme, host, port, canonical = expected
-    assert (parts["scheme"], parts["host"], parts["port"]) == (scheme, host, port)
+    assert (parts.scheme, parts.host, parts.port) == (scheme, host, port)
     if canonical:
-        assert parts["url"] == canonical
-    assert parts["server_address"].startswith(scheme + "://")
+        assert parts.url == canonical
+    assert parts.server_address.startswith(scheme + "://")
 
 
 @pytest.mark.parametrize(
@@ -116,13 +111,13 @@ def test_resolve_registry_token_order(tmp_path: Path) -> None:
 
 
 def test_retry_policy_defaults_env_and_errors() -> None:
-    assert registry_retry_policy({}) == {"max_attempts": 5, "base_delay": 1.0, "max_delay": 10.0, "timeout": 30.0}
-    policy = registry_retry_policy({"KML_REGISTRY_MAX_ATTEMPTS": "2", "KML_REGISTRY_BACKOFF_SECONDS": "0.5"})
-    assert policy["max_attempts"] == 2 and policy["base_delay"] == 0.5 and policy["max_delay"] == 5.0
+    assert RetryPolicy.from_env({}) == RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=10.0, timeout=30.0)
+    policy = RetryPolicy.from_env({"KML_REGISTRY_MAX_ATTEMPTS": "2", "KML_REGISTRY_BACKOFF_SECONDS": "0.5"})
+    assert policy.max_attempts == 2 and policy.base_delay == 0.5 and policy.max_delay == 5.0
     with pytest.raises(ValueError, match="KML_REGISTRY_MAX_ATTEMPTS='x' is not a number"):
-        registry_retry_policy({"KML_REGISTRY_MAX_ATTEMPTS": "x"})
+        RetryPolicy.from_env({"KML_REGISTRY_MAX_ATTEMPTS": "x"})
     with pytest.raises(ValueError, match="must be at least 1"):
-        registry_retry_policy({"KML_REGISTRY_MAX_ATTEMPTS": "0"})
+        RetryPolicy.from_env({"KML_REGISTRY_MAX_ATTEMPTS": "0"})
 
 
 def _api_error(cls: type, status: int, message: str) -> Exception:
@@ -192,7 +187,7 @@ def test_call_with_backoff_is_bounded_and_keeps_permanent_errors() -> None:
 )
 def test_describe_registry_error(exc: Exception, kind: type, fragments: list[str]) -> None:
     err = describe_registry_error(exc, "http://mr:8080", "create model version '1.0.0'", attempts=5)
-    assert type(err) is kind
+    assert isinstance(err, kind)
     assert "Model Registry at http://mr:8080: could not create model version '1.0.0'" in str(err)
     for fragment in fragments:
         assert fragment in str(err)
@@ -230,16 +225,16 @@ def test_is_missing_value(value: object, missing: bool) -> None:
 
 def test_collect_run_context_from_inputs() -> None:
     ctx = collect_run_context("rid", "rname", "pipe", "task", "ns", "https://ui/_/pipeline/", env={})
-    assert (ctx["run_id"], ctx["run_name"], ctx["pipeline_name"], ctx["task_name"], ctx["namespace"]) == (
+    assert (ctx.run_id, ctx.run_name, ctx.pipeline_name, ctx.task_name, ctx.namespace) == (
         "rid",
         "rname",
         "pipe",
         "task",
         "ns",
     )
-    assert ctx["run_url"] == "https://ui/_/pipeline/#/runs/details/rid"
-    assert ctx["missing"] == {}
-    assert ctx["sources"]["run_id"] == "the run_id input"
+    assert ctx.run_url == "https://ui/_/pipeline/#/runs/details/rid"
+    assert ctx.missing == {}
+    assert ctx.sources["run_id"] == "the run_id input"
 
 
 def test_collect_run_context_placeholders_are_missing_and_env_fallbacks(tmp_path: Path) -> None:
@@ -253,14 +248,14 @@ def test_collect_run_context_placeholders_are_missing_and_env_fallbacks(tmp_path
         env={"KML_KFP_UI_URL": "http://ui"},
         sa_namespace_path=str(ns_file),
     )
-    assert ctx["run_id"] == ctx["run_name"] == ctx["task_name"] == ctx["pipeline_name"] == ""
-    assert ctx["namespace"] == "team-a" and ctx["sources"]["namespace"] == "the service-account namespace file"
-    assert set(ctx["missing"]) == {"run_id", "run_name", "pipeline_name", "task_name", "run_url"}
-    assert "PIPELINE_JOB_ID_PLACEHOLDER" in ctx["missing"]["run_id"]
-    assert ctx["missing"]["run_url"] == "needs the run id"
-    assert any("KFP_POD_NAME is not set" in n for n in ctx["notes"])
+    assert ctx.run_id == ctx.run_name == ctx.task_name == ctx.pipeline_name == ""
+    assert ctx.namespace == "team-a" and ctx.sources["namespace"] == "the service-account namespace file"
+    assert set(ctx.missing) == {"run_id", "run_name", "pipeline_name", "task_name", "run_url"}
+    assert "PIPELINE_JOB_ID_PLACEHOLDER" in ctx.missing["run_id"]
+    assert ctx.missing["run_url"] == "needs the run id"
+    assert any("KFP_POD_NAME is not set" in n for n in ctx.notes)
     ctx = collect_run_context(env={"POD_NAMESPACE": "ns-env", "KFP_RUN_ID": "r-env"}, sa_namespace_path=str(ns_file))
-    assert ctx["namespace"] == "ns-env" and ctx["run_id"] == "r-env"
+    assert ctx.namespace == "ns-env" and ctx.run_id == "r-env"
 
 
 class _FakeKubernetes:
@@ -324,8 +319,8 @@ def test_run_id_and_name_from_pod_labels_through_kubernetes_api(fake_k8s: _FakeK
         k8s_api_url=fake_k8s.url,
         k8s_token_path=str(token),
     )
-    assert ctx["run_id"] == "5f1c-run-uuid" and ctx["run_name"] == "nightly run 7"
-    assert ctx["sources"]["run_id"] == "the pod's labels/annotations (Kubernetes API)"
+    assert ctx.run_id == "5f1c-run-uuid" and ctx.run_name == "nightly run 7"
+    assert ctx.sources["run_id"] == "the pod's labels/annotations (Kubernetes API)"
     assert fake_k8s.requests[0] == ("/api/v1/namespaces/team-a/pods/train-pod-123", "Bearer k8s-sa-token")
 
 
@@ -337,7 +332,7 @@ def test_run_name_from_pod_annotation_skips_workflow_lookup(tmp_path: Path) -> N
         )
     finally:
         server.close()
-    assert ctx["run_name"] == "from-pod" and len(server.requests) == 1
+    assert ctx.run_name == "from-pod" and len(server.requests) == 1
 
 
 def test_kubernetes_api_forbidden_is_a_note_not_an_error() -> None:
@@ -348,12 +343,12 @@ def test_kubernetes_api_forbidden_is_a_note_not_an_error() -> None:
         )
     finally:
         server.close()
-    assert ctx["run_id"] == "" and "run_id" in ctx["missing"]
-    assert any("may not 'get' pods in team-a" in n for n in ctx["notes"])
+    assert ctx.run_id == "" and "run_id" in ctx.missing
+    assert any("may not 'get' pods in team-a" in n for n in ctx.notes)
 
 
 def test_kubernetes_api_unreachable_is_a_note() -> None:
-    from kfp_model_lifecycle.registry.server import free_port
+    from kfp_model_lifecycle.local.registry.server import free_port
 
     ctx = collect_run_context(
         namespace="team-a",
@@ -361,7 +356,7 @@ def test_kubernetes_api_unreachable_is_a_note() -> None:
         k8s_api_url=f"http://127.0.0.1:{free_port()}",
         k8s_token_path="",
     )
-    assert ctx["run_id"] == "" and any("could not read pod p" in n for n in ctx["notes"])
+    assert ctx.run_id == "" and any("could not read pod p" in n for n in ctx.notes)
 
 
 def test_code_version_and_training_image_sources() -> None:
@@ -444,7 +439,7 @@ def test_to_metadata_value(value: object, expected: dict | None) -> None:
 
 
 def test_build_version_properties_keys_types_and_precedence() -> None:
-    context = {"run_id": "r", "run_name": "n", "pipeline_name": "p", "namespace": "ns", "task_name": "t", "run_url": ""}
+    context = RunContext(run_id="r", run_name="n", pipeline_name="p", namespace="ns", task_name="t", run_url="")
     datasets = [{"role": "train", "uri": "s3://d/train", "sha256": "ab" * 32}, {"role": "eval", "uri": "s3://d/e"}]
     props, notes = build_version_properties(
         context,
@@ -485,7 +480,7 @@ def test_build_version_properties_keys_types_and_precedence() -> None:
 
 
 def test_model_and_dataset_artifacts() -> None:
-    context = {"run_id": "r1", "run_name": "run one", "namespace": "ns"}
+    context = RunContext(run_id="r1", run_name="run one", namespace="ns")
     art = build_model_artifact("iris", "s3://b/m", context, model_format_name="sklearn", storage_key="aws")
     assert art == {
         "artifactType": "model-artifact",
@@ -500,7 +495,7 @@ def test_model_and_dataset_artifacts() -> None:
         "modelSourceId": "r1",
         "modelSourceName": "run one",
     }
-    assert "modelSourceId" not in build_model_artifact("iris", "s3://b/m", {})
+    assert "modelSourceId" not in build_model_artifact("iris", "s3://b/m", RunContext())
     bodies = build_dataset_artifacts(
         [{"role": "train", "name": "out", "uri": "s3://d", "sha256": "cd"}, {"role": "eval", "uri": ""}]
     )
@@ -509,11 +504,11 @@ def test_model_and_dataset_artifacts() -> None:
 
 
 def test_registration_key() -> None:
-    ctx = {"run_id": "r1", "task_name": "register-model"}
+    ctx = RunContext(run_id="r1", task_name="register-model")
     key = registration_key(ctx, "iris", "s3://b/m")
     assert key.startswith("kfp:r1:register-model:iris:") and len(key.rsplit(":", 1)[1]) == 12
     assert registration_key(ctx, "iris", "s3://b/other") != key  # ParallelFor iterations differ
-    assert registration_key({"task_name": "t"}, "iris", "s3://b/m") == ""
+    assert registration_key(RunContext(task_name="t"), "iris", "s3://b/m") == ""
 
 
 def test_registered_model_output_convention() -> None:
@@ -551,32 +546,12 @@ def test_invalid_inputs_fail_before_any_network_call() -> None:
         registration.run_register_model(model_uri="", model_name="ab", registry_url="http://127.0.0.1:1")
 
 
-def test_pod_function_lists_are_complete_plain_functions() -> None:
-    import inspect
-
-    from kfp_model_lifecycle.components.register_model import component
-
-    for module, names in (
-        (registry_client, registry_client.REGISTRY_CLIENT_FUNCTIONS),
-        (lineage, lineage.LINEAGE_FUNCTIONS),
-        (registration, registration.REGISTRATION_FUNCTIONS),
-    ):
-        public = {
-            n
-            for n, f in vars(module).items()
-            if inspect.isfunction(f) and f.__module__ == module.__name__ and not n.startswith("_")
-        }
-        assert public == {f.__name__ for f in names}, module.__name__
-    source = inspect.getsource(component)
-    assert "additional_funcs=[*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *REGISTRATION_FUNCTIONS]" in source
-
-
 def test_readme_documents_every_input_and_output() -> None:
     import re
 
     from kfp_model_lifecycle.components.register_model import register_model
 
-    readme = (Path(registration.__file__).parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "components" / "register_model" / "README.md").read_text()
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", readme, flags=re.MULTILINE))
     spec = register_model.component_spec
     assert set(spec.inputs) | set(spec.outputs) <= documented

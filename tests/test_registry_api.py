@@ -27,7 +27,7 @@ from mr_openapi import ModelRegistryServiceApi
 from mr_openapi import exceptions as mx
 from mr_openapi import models as m
 
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 MISSING = "987654321"  # a well-formed id no test creates
 HUGE = "99999999999999999999"  # digits only, but beyond int64

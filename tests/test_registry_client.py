@@ -29,7 +29,7 @@ from model_registry.types import (
 from mr_openapi import ModelRegistryServiceApi
 from mr_openapi.exceptions import BadRequestException
 
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 METADATA: dict[str, int | float | str | bool] = {
     "epochs": 12,

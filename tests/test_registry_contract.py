@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from kfp_model_lifecycle.registry import EmbeddedRegistry
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 SPEC = Path("model-registry") / "model-registry-v1.yaml"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

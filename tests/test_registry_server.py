@@ -30,12 +30,12 @@ from model_registry import ModelRegistry
 from mr_openapi.exceptions import UnauthorizedException
 
 from kfp_model_lifecycle.cli import build_parser
-from kfp_model_lifecycle.registry import EmbeddedRegistry
-from kfp_model_lifecycle.registry.server import TOKEN_ENV, free_port, serve, wait_until_ready
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
+from kfp_model_lifecycle.local.registry.server import TOKEN_ENV, free_port, serve, wait_until_ready
 
 API = "/api/model_registry/v1"
 TOKEN = "kml-test-token-6f1c2b9a"  # a test value, not a secret
-LOGGER = "kfp_model_lifecycle.registry"
+LOGGER = "kfp_model_lifecycle.local.registry"
 KML = Path(sys.executable).parent / "kml"
 LOG_LINE = re.compile(r"\b(GET|POST|PATCH|PUT|DELETE|HEAD) (/\S*) (\d{3}) \d+\.\dms$")
 

@@ -1,139 +1,88 @@
-"""Where component code runs: base image and pinned packages, in one place.
+"""How a component's pod gets the package: image, pinned package, package index -- decided in one place.
 
-Every component passes ``**component_kwargs(...)`` to ``@dsl.component``. By default components run on
-the public ``python:3.11`` image and pip-install their pinned packages at start-up. When
-``KML_COMPONENT_BASE_IMAGE`` is set (``kml compile --base-image IMAGE`` sets it), they use that image
-instead -- the runtime image built from ``runtime-image/Dockerfile`` with every package preinstalled -- and install
-nothing at start-up.
+Every library component passes ``**component_kwargs()`` to ``@dsl.component``. The body imports
+``kfp_model_lifecycle`` and calls one function, so the pod needs this package at the same version as the
+component definition. Three routes, chosen when the components are compiled (``kml compile`` sets the
+environment variables before it imports the components):
+
+==========================  =================================================================================
+default                     ``python:3.11`` and ``pip install kfp-model-lifecycle==<this version>`` at start-up
+``KML_PACKAGE_SPEC``        another requirement instead of the pinned version: a git URL at a tag
+                            (``kfp-model-lifecycle @ git+https://...@v0.1.0``) or a wheel URL
+``KML_PIP_INDEX_URL``       the package index pip installs from (a private mirror), with either of the above
+``KML_COMPONENT_BASE_IMAGE``  the runtime image (``runtime-image/Dockerfile``, this package preinstalled at the
+                            same version): nothing is installed at start-up
+==========================  =================================================================================
+
+The version comes from ``kfp_model_lifecycle.__version__`` (``pyproject.toml`` reads it from there too), so a
+component and the code it runs never drift apart.
 """
 
 from __future__ import annotations
-import __future__
 
 import os
-from collections.abc import Callable
 from typing import Any
 
+from kfp import dsl, kubernetes
+from kfp.dsl import pipeline_context
+
+from kfp_model_lifecycle import __version__
+
+PACKAGE_NAME = "kfp-model-lifecycle"
 BASE_IMAGE = "python:3.11"
 BASE_IMAGE_ENV = "KML_COMPONENT_BASE_IMAGE"
+PACKAGE_SPEC_ENV = "KML_PACKAGE_SPEC"
+PIP_INDEX_URL_ENV = "KML_PIP_INDEX_URL"
+TOKEN_ENV = "KML_REGISTRY_TOKEN"  # noqa: S105 - the variable's name
 
-# Packages installed in component pods (pinned; the runtime image installs exactly these).
-KFP = "kfp==2.17.3"
-MODEL_REGISTRY = "model-registry==0.3.18"
-KUBERNETES = "kubernetes==30.1.0"
+# Pinned packages of the example training steps (pipelines/sklearn_training), which are user code: they do not
+# import this package.
 SCIKIT_LEARN = "scikit-learn==1.7.2"
 JOBLIB = "joblib==1.5.2"
 
-RUNTIME_PACKAGES = (KFP, MODEL_REGISTRY, KUBERNETES, SCIKIT_LEARN, JOBLIB)
 
-
-def component_kwargs(*packages: str) -> dict[str, Any]:
-    """Keyword arguments for ``@dsl.component``: base image and packages to install.
-
-    Args:
-        *packages: Pinned requirements the component's code imports (from this module's constants).
+def package_requirement() -> str:
+    """The requirement that installs this package's own version in a pod, e.g. ``kfp-model-lifecycle==0.1.0``.
 
     Returns:
-        ``base_image`` and ``packages_to_install`` (plus ``install_kfp_package=False`` on the runtime image,
-        which already has kfp).
+        ``KML_PACKAGE_SPEC`` when set, else the pinned version.
     """
-    unknown = [p for p in packages if p not in RUNTIME_PACKAGES]
-    if unknown:
-        raise ValueError(
-            f"packages {unknown} are not in RUNTIME_PACKAGES: add them there so the runtime image has them"
-        )
+    return os.environ.get(PACKAGE_SPEC_ENV, "").strip() or f"{PACKAGE_NAME}=={__version__}"
+
+
+def component_kwargs() -> dict[str, Any]:
+    """Keyword arguments for a library component's ``@dsl.component``: base image, package and index.
+
+    Returns:
+        ``base_image`` and ``packages_to_install`` (one requirement: this package, which brings kfp, the
+        registry client and the Kubernetes client), ``install_kfp_package=False`` (kfp comes with the package,
+        so pip runs once), and ``pip_index_urls`` when ``KML_PIP_INDEX_URL`` is set. On the runtime image
+        (``KML_COMPONENT_BASE_IMAGE``) nothing is installed.
+    """
+    return {**_install_kwargs([package_requirement()]), "install_kfp_package": False}
+
+
+def example_component_kwargs(*packages: str) -> dict[str, Any]:
+    """Keyword arguments for the example training steps: the public image and their own pinned packages.
+
+    Args:
+        *packages: Pinned requirements the step imports (e.g. :data:`SCIKIT_LEARN`).
+
+    Returns:
+        ``base_image`` and ``packages_to_install`` (the runtime image, when set, has them preinstalled).
+    """
+    return _install_kwargs(list(packages))
+
+
+def _install_kwargs(packages: list[str]) -> dict[str, Any]:
     image = os.environ.get(BASE_IMAGE_ENV, "").strip()
     if image:
         return {"base_image": image, "packages_to_install": [], "install_kfp_package": False}
-    return {"base_image": BASE_IMAGE, "packages_to_install": list(packages)}
-
-
-# Linux limits one command-line argument to 128 KiB (MAX_ARG_STRLEN = 131072 bytes with its NUL), and KFP passes
-# a lightweight component's whole program as one argument of `sh -c`, in a cluster as in the local runner
-# ("Argument list too long"). Tests keep the compiled program 4 KiB below the limit.
-MAX_EMBEDDED_PROGRAM_BYTES = 126_976
-
-
-def pod_functions(
-    entry_points: list[Callable[..., Any]], pool: list[Callable[..., Any]], *, exclude: tuple[str, ...] = ()
-) -> list[Callable[..., Any]]:
-    """The helpers the pod needs, made compact for ``additional_funcs``.
-
-    Takes the functions of ``pool`` reachable from ``entry_points`` (by the global names their code uses, nested
-    functions included), in ``pool`` order, and gives each one a copy whose source has no docstrings (docstrings
-    are for readers of this repository; the pod does not need them), so the program stays under the argument
-    limit. Everything else in the source -- code, comments, line layout -- is kept verbatim, so the compiled YAML
-    is deterministic and independent of the Python version.
-
-    Args:
-        entry_points: Functions the component body calls.
-        pool: Every function that may be embedded (the modules' ``*_FUNCTIONS`` lists).
-        exclude: Names never to embed (code paths the component does not take).
-
-    Returns:
-        Function objects whose ``inspect.getsource`` is the compact source.
-
-    Raises:
-        ValueError: When two different helpers in ``pool`` share a name.
-    """
-    import ast
-    import inspect
-    import linecache
-    import textwrap
-    import types
-
-    by_name: dict[str, Callable[..., Any]] = {}
-    for function in pool:
-        other = by_name.setdefault(function.__name__, function)
-        if other is not function:
-            raise ValueError(
-                f"two pod helpers are named {function.__name__!r} ({other.__module__} and {function.__module__}):"
-                " rename one, the component source would define it twice"
-            )
-
-    def global_names(code: types.CodeType) -> set[str]:
-        names = set(code.co_names)
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                names |= global_names(const)
-        return names
-
-    needed: set[str] = set()
-    todo = [f.__name__ for f in entry_points] + [n for f in entry_points for n in global_names(f.__code__)]
-    while todo:
-        name = todo.pop()
-        if name in needed or name in exclude:
-            continue
-        needed.add(name)
-        function = by_name.get(name)
-        if function is not None:
-            todo.extend(n for n in global_names(function.__code__) if n in by_name)
-
-    compact = []
-    for function in pool:
-        if function.__name__ not in needed:
-            continue
-        source = textwrap.dedent(inspect.getsource(function))
-        lines = source.split("\n")
-        drop: set[int] = set()
-        for node in ast.walk(ast.parse(source)):
-            body = getattr(node, "body", None)
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not body or len(body) < 2:
-                continue
-            first = body[0]
-            if (
-                isinstance(first, ast.Expr)
-                and isinstance(first.value, ast.Constant)
-                and isinstance(first.value.value, str)
-            ):
-                drop.update(range(first.lineno - 1, first.end_lineno))
-        text = "\n".join(line for i, line in enumerate(lines) if i not in drop)
-        filename = f"<kml-pod {function.__module__}.{function.__name__}>"
-        linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-        namespace: dict[str, Any] = {}
-        exec(compile(text, filename, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True), namespace)  # noqa: S102
-        compact.append(namespace[function.__name__])
-    return compact
+    kwargs: dict[str, Any] = {"base_image": BASE_IMAGE, "packages_to_install": packages}
+    index_url = os.environ.get(PIP_INDEX_URL_ENV, "").strip()
+    if index_url:
+        kwargs["pip_index_urls"] = [index_url]
+    return kwargs
 
 
 def wire_run_context(
@@ -143,7 +92,7 @@ def wire_run_context(
     token_secret_name: Any = None,
     token_secret_key: str = "token",  # noqa: S107 - the key's name in the Secret
     **arguments: Any,
-) -> Any:
+) -> dsl.PipelineTask:
     """Add ``component`` to the pipeline being defined with the run context wired (the ``*_with_context`` helpers).
 
     Passes the run placeholders (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``, ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER``,
@@ -165,9 +114,6 @@ def wire_run_context(
     Raises:
         RuntimeError: When called outside a ``@dsl.pipeline`` function.
     """
-    from kfp import dsl, kubernetes
-    from kfp.dsl import pipeline_context
-
     pipeline = pipeline_context.Pipeline.get_default_pipeline()
     if pipeline is None:
         raise RuntimeError(
@@ -184,6 +130,6 @@ def wire_run_context(
     kubernetes.use_field_path_as_env(task, "POD_NAMESPACE", "metadata.namespace")
     if token_secret_name:
         kubernetes.use_secret_as_env(
-            task, secret_name=token_secret_name, secret_key_to_env={token_secret_key: "KML_REGISTRY_TOKEN"}
+            task, secret_name=token_secret_name, secret_key_to_env={token_secret_key: TOKEN_ENV}
         )
     return task

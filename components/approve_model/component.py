@@ -1,8 +1,10 @@
 """The ``approve_model`` component and ``approve_model_with_context``, its entry point for pipeline authors.
 
-A thin KFP v2 lightweight component over :func:`..._common.lifecycle.run_approve_model`, whose code and the
-shared helpers of ``components/_common`` are embedded into the compiled component (``additional_funcs``). No
-``from __future__ import annotations`` here: KFP reads the component's annotations at runtime.
+A thin declaration: the signature and docstring are what KFP compiles into the YAML (inputs, outputs and their
+descriptions); the body imports ``kfp_model_lifecycle`` (installed in the pod at this package's own version, see
+``components/_common/runtime.py``) and calls :func:`kfp_model_lifecycle.lifecycle.tasks.approve_model_task`. No
+``from __future__ import annotations`` here: KFP reads the component's annotations at runtime, and it understands
+``Optional[...]`` but not ``X | None``.
 """
 
 from typing import Any, NamedTuple, Optional
@@ -10,25 +12,10 @@ from typing import Any, NamedTuple, Optional
 from kfp import dsl
 from kfp.dsl import Markdown, Output
 
-from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS, run_approve_model
-from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
-from kfp_model_lifecycle.components._common.runtime import (
-    MODEL_REGISTRY,
-    component_kwargs,
-    pod_functions,
-    wire_run_context,
-)
+from kfp_model_lifecycle.components._common.runtime import component_kwargs, wire_run_context
 
 
-@dsl.component(
-    **component_kwargs(MODEL_REGISTRY),
-    # Only the helpers run_approve_model reaches, without docstrings: all of them would exceed the 128 KiB limit
-    # of one command-line argument (see pod_functions).
-    additional_funcs=pod_functions(
-        [run_approve_model, component_log], [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS]
-    ),
-)
+@dsl.component(**component_kwargs())
 def approve_model(
     model_reference: str,
     summary: Output[Markdown],
@@ -85,37 +72,10 @@ def approve_model(
         previous_status: The status before (``none`` when never set).
         event_seq: Number of the audit-trail entry written (0 when unchanged or in a dry run).
     """
-    from collections import namedtuple
+    arguments = dict(locals())
+    from kfp_model_lifecycle.lifecycle.tasks import approve_model_task
 
-    with component_log("approve_model"):
-        result = run_approve_model(
-            model_reference=model_reference,
-            status=status,
-            approver=approver,
-            comment=comment,
-            evidence_uri=evidence_uri,
-            evidence=evidence,
-            dry_run=dry_run,
-            run_id=run_id,
-            run_name=run_name,
-            pipeline_name=pipeline_name,
-            task_name=task_name,
-            namespace=namespace,
-            kfp_ui_url=kfp_ui_url,
-            registry_url=registry_url,
-            verify_tls=verify_tls,
-            ca_bundle_path=ca_bundle_path,
-            summary_path=summary.path,
-        )
-    fields = ["version_id", "version_name", "status", "previous_status", "event_seq"]
-    outputs = namedtuple("ApproveModelOutputs", fields)
-    return outputs(
-        result["version_id"],
-        result["version"],
-        result["previous_status"] if result["dry_run"] else result["status"],
-        result["previous_status"],
-        0 if result["dry_run"] else int(result["event_seq"]),
-    )
+    return approve_model_task(**arguments)
 
 
 def approve_model_with_context(

@@ -1,10 +1,9 @@
 """The ``compare_models`` component: should the candidate model version replace the baseline?
 
-A thin KFP v2 lightweight component: it unpacks its artifacts, calls :func:`.comparison.run_compare_models`
-and writes the outputs with :func:`.report.write_comparison_reports`. Those functions and the shared helpers of
-``components/_common`` are embedded into the compiled component (``additional_funcs``), so the YAML runs on any
-KFP cluster with PyPI access. No ``from __future__ import annotations`` here: KFP reads the component's
-annotations at runtime, and it understands ``Optional[...]`` but not ``X | None``.
+A thin declaration: the signature and docstring are what KFP compiles into the YAML; the body imports
+``kfp_model_lifecycle`` (installed in the pod at this package's own version) and calls
+:func:`kfp_model_lifecycle.comparison.task.compare_models_task`. No ``from __future__ import annotations`` here:
+KFP reads the component's annotations at runtime, and it understands ``Optional[...]`` but not ``X | None``.
 
 The decision is the output named ``Output`` -- the name KFP gives a component's single return value -- so
 pipelines branch with ``dsl.If(task.outputs["Output"] == True)``. KFP 2.17's local runner resolves a ``dsl.If``
@@ -18,29 +17,10 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 from kfp.dsl import HTML, Dataset, Input, Markdown, Metrics, Model, Output
 
-from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS
-from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
-from kfp_model_lifecycle.components._common.runtime import MODEL_REGISTRY, component_kwargs, pod_functions
-from kfp_model_lifecycle.components.compare_models.comparison import COMPARISON_FUNCTIONS, run_compare_models
-from kfp_model_lifecycle.components.compare_models.report import REPORT_FUNCTIONS, write_comparison_reports
+from kfp_model_lifecycle.components._common.runtime import component_kwargs
 
 
-@dsl.component(
-    **component_kwargs(MODEL_REGISTRY),
-    # compare_models reads the lifecycle view without repairing it (resolve_model_reference(..., repair=False)).
-    additional_funcs=pod_functions(
-        [run_compare_models, write_comparison_reports, component_log],
-        [
-            *REGISTRY_CLIENT_FUNCTIONS,
-            *LINEAGE_FUNCTIONS,
-            *LIFECYCLE_FUNCTIONS,
-            *COMPARISON_FUNCTIONS,
-            *REPORT_FUNCTIONS,
-        ],
-        exclude=("repair_lifecycle_view_if_stale",),
-    ),
-)
+@dsl.component(**component_kwargs())
 def compare_models(
     gates: list,
     comparison: Output[Metrics],
@@ -117,47 +97,7 @@ def compare_models(
         reason: One sentence with the deciding numbers, e.g. for promote_model's ``reason``.
         report_uri: URI of the HTML report, e.g. for promote_model's ``evidence_uri``.
     """
-    from collections import namedtuple
+    arguments = dict(locals())
+    from kfp_model_lifecycle.comparison.task import compare_models_task
 
-    with component_log("compare_models"):
-        version_id = ""
-        if candidate_model is not None:
-            meta = dict(candidate_model.metadata or {})
-            entries = meta.get("registered_models") or [{}]
-            version_id = str(meta.get("version_id") or entries[0].get("versionID") or "")
-            if not version_id:
-                raise ValueError(
-                    "candidate_model has no version id in its metadata: pass the registered_model output of"
-                    " register_model, or name the candidate with a reference (candidate='model:version')"
-                )
-        result = run_compare_models(
-            gates=gates,
-            candidate=candidate,
-            candidate_version_id=version_id,
-            model_name=model_name,
-            baseline=baseline,
-            candidate_metrics=dict(candidate_metrics.metadata or {}) if candidate_metrics is not None else None,
-            candidate_predictions_path=candidate_predictions.path if candidate_predictions is not None else "",
-            candidate_predictions_uri=candidate_predictions.uri if candidate_predictions is not None else "",
-            candidate_predictions_name=candidate_predictions.name if candidate_predictions is not None else "",
-            baseline_predictions_path=baseline_predictions.path if baseline_predictions is not None else "",
-            significance_test=significance_test,
-            significance_level=significance_level,
-            bootstrap_resamples=bootstrap_resamples,
-            seed=seed,
-            require_significance=require_significance,
-            record_predictions=record_predictions,
-            trend_versions=trend_versions,
-            page_size=page_size,
-            registry_url=registry_url,
-            verify_tls=verify_tls,
-            ca_bundle_path=ca_bundle_path,
-        )
-        summary = write_comparison_reports(result, report_markdown.path, report_html.path)
-        for name, value in result["scalars"].items():
-            comparison.log_metric(name, value)
-        report_markdown.metadata.update({**summary, "html_report_uri": report_html.uri})
-        report_html.metadata.update({**summary, "markdown_report_uri": report_markdown.uri})
-        print(f"decision: {'promote' if result['decision'] else 'keep'} -- {result['reason']}")
-    outputs = namedtuple("CompareModelsOutputs", ["Output", "winner", "reason", "report_uri"])
-    return outputs(bool(result["decision"]), str(result["winner"]), str(result["reason"]), str(report_html.uri))
+    return compare_models_task(**arguments)

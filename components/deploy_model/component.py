@@ -1,12 +1,10 @@
 """The ``deploy_model`` and ``rollback_deployment`` components and their pipeline entry points.
 
-Thin KFP v2 lightweight components: they call :func:`.deployment.run_deploy_model` and
-:func:`.deployment.run_rollback_deployment`. The helpers those reach (``runtime.pod_functions``: only the reachable
-ones, without docstrings) are still about 140 KB, more than one Linux exec argument may hold, so they travel
-compressed through one loader function per component (:func:`.packing.packed_pod_code`) that the body calls first.
-The YAML runs as-is on any KFP cluster with PyPI access (it installs ``model-registry`` and the plain ``kubernetes``
-client; no kserve SDK). No ``from __future__ import annotations`` here: KFP reads the components' annotations at
-runtime, and it understands ``Optional[...]`` but not ``X | None``.
+Thin declarations: the signatures and docstrings are what KFP compiles into the YAML (inputs, outputs and their
+descriptions); the bodies import ``kfp_model_lifecycle`` (installed in the pod at this package's own version, see
+``components/_common/runtime.py``; it brings the plain ``kubernetes`` client, not the kserve SDK) and call
+:mod:`kfp_model_lifecycle.deployment.tasks`. No ``from __future__ import annotations`` here: KFP reads the
+components' annotations at runtime, and it understands ``Optional[...]`` but not ``X | None``.
 """
 
 from typing import Any, NamedTuple, Optional
@@ -14,32 +12,10 @@ from typing import Any, NamedTuple, Optional
 from kfp import dsl
 from kfp.dsl import Artifact, Output
 
-from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS
-from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
-from kfp_model_lifecycle.components._common.runtime import (
-    KUBERNETES,
-    MODEL_REGISTRY,
-    component_kwargs,
-    wire_run_context,
-)
-from kfp_model_lifecycle.components.deploy_model.deployment import (
-    DEPLOYMENT_FUNCTIONS,
-    run_deploy_model,
-    run_rollback_deployment,
-)
-from kfp_model_lifecycle.components.deploy_model.packing import packed_pod_code
-
-POD_HELPERS = [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS, *DEPLOYMENT_FUNCTIONS]
-
-# Loaders that define the helpers each component body calls (see .packing); the body calls its loader first.
-kml_deploy_model_pod_code = packed_pod_code("kml_deploy_model_pod_code", [run_deploy_model, component_log], POD_HELPERS)
-kml_rollback_deployment_pod_code = packed_pod_code(
-    "kml_rollback_deployment_pod_code", [run_rollback_deployment, component_log], POD_HELPERS
-)
+from kfp_model_lifecycle.components._common.runtime import component_kwargs, wire_run_context
 
 
-@dsl.component(**component_kwargs(MODEL_REGISTRY, KUBERNETES), additional_funcs=[kml_deploy_model_pod_code])
+@dsl.component(**component_kwargs())
 def deploy_model(
     model_reference: str,
     manifest: Output[Artifact],
@@ -140,60 +116,13 @@ def deploy_model(
         version_name: The model version deployed, e.g. ``1.0.3``.
         previous_version: The version it replaced ("" when none or the same).
     """
-    from collections import namedtuple
+    arguments = dict(locals())
+    from kfp_model_lifecycle.deployment.tasks import deploy_model_task
 
-    kml_deploy_model_pod_code()
-    with component_log("deploy_model"):
-        result = run_deploy_model(
-            model_reference=model_reference,
-            inference_service_name=inference_service_name,
-            namespace=namespace,
-            deployment_mode=deployment_mode,
-            storage_uri_mode=storage_uri_mode,
-            runtime=runtime,
-            protocol_version=protocol_version,
-            resources=resources,
-            min_replicas=min_replicas,
-            max_replicas=max_replicas,
-            service_account_name=service_account_name,
-            labels=labels,
-            annotations=annotations,
-            canary_percent=canary_percent,
-            timeout_seconds=timeout_seconds,
-            dry_run=dry_run,
-            reason=reason,
-            actor=actor,
-            registry_service_name=registry_service_name,
-            registry_namespace=registry_namespace,
-            run_id=run_id,
-            run_name=run_name,
-            pipeline_name=pipeline_name,
-            task_name=task_name,
-            kfp_ui_url=kfp_ui_url,
-            registry_url=registry_url,
-            verify_tls=verify_tls,
-            ca_bundle_path=ca_bundle_path,
-            manifest_path=manifest.path,
-        )
-    manifest.metadata.update(
-        {
-            "inference_service_name": result["inference_service_name"],
-            "namespace": result["namespace"],
-            "model_reference": result["reference"],
-            "url": result["url"],
-            "dry_run": result["dry_run"],
-        }
-    )
-    outputs = namedtuple(
-        "DeployModelOutputs", ["url", "inference_service_name", "namespace", "version_name", "previous_version"]
-    )
-    return outputs(
-        result["url"], result["inference_service_name"], result["namespace"], result["version"],
-        result["previous_version"],
-    )  # fmt: skip
+    return deploy_model_task(**arguments)
 
 
-@dsl.component(**component_kwargs(MODEL_REGISTRY, KUBERNETES), additional_funcs=[kml_rollback_deployment_pod_code])
+@dsl.component(**component_kwargs())
 def rollback_deployment(
     manifest: Output[Artifact],
     model_name: str = "",
@@ -255,46 +184,10 @@ def rollback_deployment(
         version_name: The version deployed now.
         previous_version: The version it replaced.
     """
-    from collections import namedtuple
+    arguments = dict(locals())
+    from kfp_model_lifecycle.deployment.tasks import rollback_deployment_task
 
-    kml_rollback_deployment_pod_code()
-    with component_log("rollback_deployment"):
-        result = run_rollback_deployment(
-            model_name=model_name,
-            inference_service_name=inference_service_name,
-            namespace=namespace,
-            timeout_seconds=timeout_seconds,
-            dry_run=dry_run,
-            reason=reason,
-            actor=actor,
-            run_id=run_id,
-            run_name=run_name,
-            pipeline_name=pipeline_name,
-            task_name=task_name,
-            kfp_ui_url=kfp_ui_url,
-            registry_url=registry_url,
-            verify_tls=verify_tls,
-            ca_bundle_path=ca_bundle_path,
-            manifest_path=manifest.path,
-        )
-    manifest.metadata.update(
-        {
-            "inference_service_name": result["inference_service_name"],
-            "namespace": result["namespace"],
-            "model_reference": result["reference"],
-            "url": result["url"],
-            "dry_run": result["dry_run"],
-            "rolled_back_from": result["rolled_back_from"],
-        }
-    )
-    outputs = namedtuple(
-        "RollbackDeploymentOutputs",
-        ["url", "inference_service_name", "namespace", "version_name", "previous_version"],
-    )
-    return outputs(
-        result["url"], result["inference_service_name"], result["namespace"], result["version"],
-        result["rolled_back_from"],
-    )  # fmt: skip
+    return rollback_deployment_task(**arguments)
 
 
 def deploy_model_with_context(

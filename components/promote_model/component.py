@@ -1,9 +1,10 @@
 """The ``promote_model`` component and ``promote_model_with_context``, its entry point for pipeline authors.
 
-A thin KFP v2 lightweight component: it calls :func:`..._common.lifecycle.run_promote_model`; that function and
-the shared helpers of ``components/_common`` are embedded into the compiled component (``additional_funcs``), so
-the YAML runs on any KFP cluster with PyPI access. No ``from __future__ import annotations`` here: KFP reads the
-component's annotations at runtime, and it understands ``Optional[...]`` but not ``X | None``.
+A thin declaration: the signature and docstring are what KFP compiles into the YAML (inputs, outputs and their
+descriptions); the body imports ``kfp_model_lifecycle`` (installed in the pod at this package's own version, see
+``components/_common/runtime.py``) and calls :func:`kfp_model_lifecycle.lifecycle.tasks.promote_model_task`. No
+``from __future__ import annotations`` here: KFP reads the component's annotations at runtime, and it understands
+``Optional[...]`` but not ``X | None``.
 """
 
 from typing import Any, NamedTuple, Optional
@@ -11,25 +12,10 @@ from typing import Any, NamedTuple, Optional
 from kfp import dsl
 from kfp.dsl import Markdown, Output
 
-from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS, run_promote_model
-from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
-from kfp_model_lifecycle.components._common.runtime import (
-    MODEL_REGISTRY,
-    component_kwargs,
-    pod_functions,
-    wire_run_context,
-)
+from kfp_model_lifecycle.components._common.runtime import component_kwargs, wire_run_context
 
 
-@dsl.component(
-    **component_kwargs(MODEL_REGISTRY),
-    # Only the helpers run_promote_model reaches, without docstrings: all of them would exceed the 128 KiB limit
-    # of one command-line argument (see pod_functions).
-    additional_funcs=pod_functions(
-        [run_promote_model, component_log], [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS]
-    ),
-)
+@dsl.component(**component_kwargs())
 def promote_model(
     model_reference: str,
     summary: Output[Markdown],
@@ -112,47 +98,10 @@ def promote_model(
         event_seq: Number of the last audit-trail entry written (0 when nothing changed or in a dry run).
         changed: Whether anything changed (False when it was already so, and in a dry run).
     """
-    from collections import namedtuple
+    arguments = dict(locals())
+    from kfp_model_lifecycle.lifecycle.tasks import promote_model_task
 
-    with component_log("promote_model"):
-        result = run_promote_model(
-            model_reference=model_reference,
-            stage=stage,
-            aliases=aliases,
-            remove_aliases=remove_aliases,
-            reason=reason,
-            evidence_uri=evidence_uri,
-            evidence=evidence,
-            actor=actor,
-            dry_run=dry_run,
-            demote_to=demote_to,
-            require_approval=require_approval,
-            rollback=rollback,
-            run_id=run_id,
-            run_name=run_name,
-            pipeline_name=pipeline_name,
-            task_name=task_name,
-            namespace=namespace,
-            kfp_ui_url=kfp_ui_url,
-            registry_url=registry_url,
-            verify_tls=verify_tls,
-            ca_bundle_path=ca_bundle_path,
-            summary_path=summary.path,
-        )
-    summary.metadata.update({"model": result["model"], "version_id": result["version_id"], "stage": result["stage"]})
-    outputs = namedtuple(
-        "PromoteModelOutputs",
-        ["new_holder", "previous_holder", "version_id", "version_name", "stage", "event_seq", "changed"],
-    )
-    return outputs(
-        result["new_holder"],
-        result["previous_holder"],
-        result["version_id"],
-        result["version"],
-        result["stage"],
-        0 if result["dry_run"] else int(result["event_seq"]),
-        bool(result["changed"]) and not result["dry_run"],
-    )
+    return promote_model_task(**arguments)
 
 
 def promote_model_with_context(

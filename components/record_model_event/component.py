@@ -1,33 +1,20 @@
-"""The ``record_model_event`` component and ``record_model_event_with_context``, its entry point for pipelines.
+"""The ``record_model_event`` component and ``record_model_event_with_context``, its pipeline entry point.
 
-A thin KFP v2 lightweight component over :func:`.recording.run_record_model_event`. Typical use: the ``dsl.Else``
-branch of a champion/challenger pipeline records that the challenger was rejected, with the comparison report as
-evidence. No ``from __future__ import annotations`` here: KFP reads the component's annotations at runtime.
+A thin declaration: the signature and docstring are what KFP compiles into the YAML (inputs, outputs and their
+descriptions); the body imports ``kfp_model_lifecycle`` (installed in the pod at this package's own version, see
+``components/_common/runtime.py``) and calls :func:`kfp_model_lifecycle.lifecycle.tasks.record_model_event_task`. No
+``from __future__ import annotations`` here: KFP reads the component's annotations at runtime, and it understands
+``Optional[...]`` but not ``X | None``.
 """
 
 from typing import Any, NamedTuple, Optional
 
 from kfp import dsl
 
-from kfp_model_lifecycle.components._common.lifecycle import LIFECYCLE_FUNCTIONS
-from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
-from kfp_model_lifecycle.components._common.runtime import (
-    MODEL_REGISTRY,
-    component_kwargs,
-    pod_functions,
-    wire_run_context,
-)
-from kfp_model_lifecycle.components.record_model_event.recording import run_record_model_event
+from kfp_model_lifecycle.components._common.runtime import component_kwargs, wire_run_context
 
 
-@dsl.component(
-    **component_kwargs(MODEL_REGISTRY),
-    additional_funcs=pod_functions(
-        [run_record_model_event, component_log],
-        [*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *LIFECYCLE_FUNCTIONS, run_record_model_event],
-    ),
-)
+@dsl.component(**component_kwargs())
 def record_model_event(
     model_reference: str,
     version: str = "",
@@ -76,31 +63,10 @@ def record_model_event(
         event_seq: Number of the audit-trail entry written.
         version_name: Name of the model version the event is about.
     """
-    from collections import namedtuple
+    arguments = dict(locals())
+    from kfp_model_lifecycle.lifecycle.tasks import record_model_event_task
 
-    with component_log("record_model_event"):
-        reference = model_reference
-        if version and ":" not in reference and "@" not in reference:
-            reference = f"{reference}:{version}"
-        event = run_record_model_event(
-            model_reference=reference,
-            event_type=event_type,
-            reason=reason,
-            evidence_uri=evidence_uri,
-            evidence=evidence,
-            actor=actor,
-            run_id=run_id,
-            run_name=run_name,
-            pipeline_name=pipeline_name,
-            task_name=task_name,
-            namespace=namespace,
-            kfp_ui_url=kfp_ui_url,
-            registry_url=registry_url,
-            verify_tls=verify_tls,
-            ca_bundle_path=ca_bundle_path,
-        )
-    outputs = namedtuple("RecordModelEventOutputs", ["event_seq", "version_name"])
-    return outputs(int(event["seq"]), str(event.get("version") or ""))
+    return record_model_event_task(**arguments)
 
 
 def record_model_event_with_context(

@@ -1,10 +1,10 @@
 """The ``register_model`` component and ``register_model_with_lineage``, its entry point for pipeline authors.
 
-The component is a thin KFP v2 lightweight component: it unpacks its artifacts and calls
-:func:`.registration.run_register_model`; that function and the shared helpers of ``components/_common`` are
-embedded into the compiled component (``additional_funcs``), so the YAML runs on any KFP cluster with PyPI
-access. No ``from __future__ import annotations`` here: KFP reads the component's annotations at runtime, and
-it understands ``Optional[...]`` but not ``X | None``.
+A thin declaration: the signature and docstring are what KFP compiles into the YAML (inputs, outputs and their
+descriptions); the body imports ``kfp_model_lifecycle`` (installed in the pod at this package's own version, see
+``components/_common/runtime.py``) and calls :func:`kfp_model_lifecycle.registration.task.register_model_task`.
+No ``from __future__ import annotations`` here: KFP reads the component's annotations at runtime, and it
+understands ``Optional[...]`` but not ``X | None``.
 """
 
 from typing import Any, NamedTuple, Optional
@@ -12,18 +12,12 @@ from typing import Any, NamedTuple, Optional
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
-from kfp_model_lifecycle.components._common.lineage import LINEAGE_FUNCTIONS
-from kfp_model_lifecycle.components._common.registry_client import REGISTRY_CLIENT_FUNCTIONS, component_log
-from kfp_model_lifecycle.components._common.runtime import MODEL_REGISTRY, component_kwargs, wire_run_context
-from kfp_model_lifecycle.components.register_model.registration import REGISTRATION_FUNCTIONS, run_register_model
+from kfp_model_lifecycle.components._common.runtime import component_kwargs, wire_run_context
 
 DATASET_INPUTS = ("train_dataset", "eval_dataset", "test_dataset")
 
 
-@dsl.component(
-    **component_kwargs(MODEL_REGISTRY),
-    additional_funcs=[*REGISTRY_CLIENT_FUNCTIONS, *LINEAGE_FUNCTIONS, *REGISTRATION_FUNCTIONS],
-)
+@dsl.component(**component_kwargs())
 def register_model(
     model: Input[Model],
     model_name: str,
@@ -108,48 +102,10 @@ def register_model(
         version_id: Id of the model version.
         version_name: Name of the model version, e.g. ``1.0.3``.
     """
-    from collections import namedtuple
+    arguments = dict(locals())
+    from kfp_model_lifecycle.registration.task import register_model_task
 
-    with component_log("register_model"):
-        datasets = [
-            {"role": role, "name": d.name, "uri": d.uri, "path": d.path, "metadata": dict(d.metadata or {})}
-            for role, d in (("train", train_dataset), ("eval", eval_dataset), ("test", test_dataset))
-            if d is not None
-        ]
-        result = run_register_model(
-            model_uri=model.uri,
-            model_path=model.path,
-            model_metadata=dict(model.metadata or {}),
-            model_name=model_name,
-            version=version,
-            model_format_name=model_format_name,
-            model_format_version=model_format_version,
-            metrics=dict(metrics.metadata or {}) if metrics is not None else None,
-            datasets=datasets,
-            hyperparameters=hyperparameters,
-            labels=labels,
-            description=description,
-            author=author,
-            owner=owner,
-            storage_key=storage_key,
-            storage_path=storage_path,
-            service_account_name=service_account_name,
-            code_version=code_version,
-            training_image=training_image,
-            run_id=run_id,
-            run_name=run_name,
-            pipeline_name=pipeline_name,
-            task_name=task_name,
-            namespace=namespace,
-            kfp_ui_url=kfp_ui_url,
-            registry_url=registry_url,
-            verify_tls=verify_tls,
-            ca_bundle_path=ca_bundle_path,
-            output_path=registered_model.path,
-        )
-        registered_model.metadata.update(result["output_metadata"])
-    outputs = namedtuple("RegisterModelOutputs", ["model_id", "version_id", "version_name"])
-    return outputs(result["model_id"], result["version_id"], result["version_name"])
+    return register_model_task(**arguments)
 
 
 def register_model_with_lineage(

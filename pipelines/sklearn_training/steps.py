@@ -8,7 +8,7 @@ the component with ``additional_funcs``), so tests call the functions directly.
 from kfp import dsl
 from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
-from kfp_model_lifecycle.components._common.runtime import JOBLIB, SCIKIT_LEARN, component_kwargs
+from kfp_model_lifecycle.components._common.runtime import JOBLIB, SCIKIT_LEARN, example_component_kwargs
 
 
 def split_breast_cancer_data(train_path: str, test_path: str, test_size: float, random_state: int) -> dict:
@@ -158,7 +158,7 @@ def evaluate_classifier(test_path: str, model_dir: str, predictions_path: str) -
     }
 
 
-@dsl.component(**component_kwargs(SCIKIT_LEARN), additional_funcs=[split_breast_cancer_data])
+@dsl.component(**example_component_kwargs(SCIKIT_LEARN), additional_funcs=[split_breast_cancer_data])
 def load_data(train: Output[Dataset], test: Output[Dataset], test_size: float = 0.25, random_state: int = 42):
     """Load the breast-cancer data set shipped with scikit-learn and split it into train and test sets.
 
@@ -176,7 +176,9 @@ def load_data(train: Output[Dataset], test: Output[Dataset], test_size: float = 
     print(f"split {info['train_rows']} training / {info['test_rows']} test rows from {info['source']}")
 
 
-@dsl.component(**component_kwargs(SCIKIT_LEARN, JOBLIB), additional_funcs=[read_csv_dataset, train_random_forest])
+@dsl.component(
+    **example_component_kwargs(SCIKIT_LEARN, JOBLIB), additional_funcs=[read_csv_dataset, train_random_forest]
+)
 def train_model(
     train: Input[Dataset], model: Output[Model], n_estimators: int = 100, max_depth: int = 5, random_state: int = 42
 ):
@@ -197,7 +199,9 @@ def train_model(
     print(f"trained {info['model_class']} {info['hyperparameters']} (train accuracy {info['train_accuracy']})")
 
 
-@dsl.component(**component_kwargs(SCIKIT_LEARN, JOBLIB), additional_funcs=[read_csv_dataset, evaluate_classifier])
+@dsl.component(
+    **example_component_kwargs(SCIKIT_LEARN, JOBLIB), additional_funcs=[read_csv_dataset, evaluate_classifier]
+)
 def evaluate_model(
     test: Input[Dataset],
     model: Input[Model],

@@ -1,0 +1,390 @@
+"""Where and when model versions were deployed, and rolling a deployment back, from Python and from ``kml models``.
+
+Python::
+
+    from kfp_model_lifecycle.cli.deployments import model_deployments, rollback_deployment
+    from kfp_model_lifecycle.cli.models import open_registry
+
+    with open_registry("http://127.0.0.1:8080") as conn:
+        history = model_deployments(conn, "iris")
+        for row in history["rollouts"]:
+            print(row["time"], row["target"], row["version"], row["outcome"])
+        rollback_deployment(conn, "iris", namespace="kubeflow-user-example-com", reason="latency regression")
+
+Command line (wired into ``kml models`` by :func:`add_deployment_commands`)::
+
+    kml models deployments iris
+    kml models rollback-deployment iris [--inference-service NAME] [--namespace NS] --reason "..."
+    kml models undeploy iris [--inference-service NAME] [--namespace NS]
+
+The history comes from the Model Registry's serving records that ``deploy_model`` writes (ServingEnvironment per
+namespace, InferenceService, one ServeModel per rollout). Rolling back and undeploying also talk to the cluster:
+``--kubeconfig`` (default ``KUBECONFIG``, then ``~/.kube/config``) and ``--context``. The work itself is done by
+:mod:`kfp_model_lifecycle.deployment.core`, the code the components run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from kfp_model_lifecycle.client import RegistryConnection
+from kfp_model_lifecycle.lineage.context import RunContext
+
+__all__ = ["add_deployment_commands", "model_deployments", "rollback_deployment", "undeploy"]
+
+_ROLLOUT_COLUMNS = [
+    ("time", "time (UTC)"),
+    ("target", "namespace/inference service"),
+    ("version", "version"),
+    ("outcome", "outcome"),
+    ("previous_version", "replaced"),
+    ("canary_percent", "canary %"),
+    ("how", "how"),
+    ("by", "by"),
+]
+_SERVICE_COLUMNS = [
+    ("target", "namespace/inference service"),
+    ("state", "state"),
+    ("version", "version"),
+    ("since", "since (UTC)"),
+    ("url", "url"),
+]
+
+
+def model_deployments(conn: RegistryConnection, model_name: str) -> dict[str, Any]:
+    """Where and when each version of a model was deployed.
+
+    Args:
+        conn: A registry connection (``kfp_model_lifecycle.cli.models.open_registry``).
+        model_name: The registered model.
+
+    Returns:
+        ``model`` (name), ``services`` (one row per InferenceService: ``target`` = ``namespace/name``, ``state``
+        DEPLOYED/UNDEPLOYED, ``version``, ``deployed_time``, ``url``) and ``rollouts`` (oldest first: ``time``,
+        ``target``, ``version``, ``outcome`` deployed/failed/undeployed, ``previous_version``, ``canary_percent``,
+        ``how`` (phases, rollback, failure reason), ``by`` (actor or run), ``url``, ``run_id``, ``manifest_sha256``).
+    """
+    from kfp_model_lifecycle.deployment import core as dep
+
+    data = dep.list_model_deployments(conn, model_name)
+    services = [
+        {
+            **s,
+            "target": f"{s['namespace']}/{s['name']}",
+            "since": s["undeployed_time"]
+            if s["state"] == "UNDEPLOYED" and s["undeployed_time"]
+            else s["deployed_time"],
+        }
+        for s in data["services"]
+    ]
+    rollouts = []
+    for r in data["rollouts"]:
+        how = str(r.get("phases") or "")
+        if r.get("rollback"):
+            how = "rollback" + (f" ({how})" if how else "")
+        if r.get("outcome") == "failed":
+            how += f"; {r.get('failure_reason') or 'failed'}"
+            how += "; previous restored" if r.get("restored") else ""
+        rollouts.append(
+            {
+                "time": r.get("time") or "",
+                "target": f"{r.get('namespace')}/{r.get('inference_service')}",
+                "namespace": r.get("namespace") or "",
+                "inference_service": r.get("inference_service") or "",
+                "version": r.get("version") or "",
+                "version_id": r.get("version_id") or "",
+                "outcome": r.get("outcome") or "",
+                "previous_version": r.get("previous_version") or "",
+                "canary_percent": int(r.get("canary_percent") or 0) or "",
+                "how": how.strip("; "),
+                "by": r.get("actor") or r.get("run_name") or r.get("run_id") or "",
+                "reason": r.get("reason") or "",
+                "url": r.get("url") or "",
+                "run_id": r.get("run_id") or "",
+                "manifest_sha256": r.get("manifest_sha256") or "",
+                "rollback": bool(r.get("rollback")),
+            }
+        )
+    return {"model": str(data["model"].get("name") or model_name), "services": services, "rollouts": rollouts}
+
+
+def rollback_deployment(
+    conn: RegistryConnection,
+    model_name: str,
+    *,
+    inference_service_name: str = "",
+    namespace: str = "",
+    timeout_seconds: float = 600,
+    reason: str = "",
+    actor: str = "",
+    dry_run: bool = False,
+    kubeconfig_path: str = "",
+    kube_context: str = "",
+) -> dict[str, Any]:
+    """Redeploy the previously deployed version of a model's InferenceService, in one step.
+
+    Args:
+        conn: A registry connection.
+        model_name: The registered model.
+        inference_service_name: The InferenceService ("" derives it from the model name, as deploy_model does).
+        namespace: Its namespace ("" for the kubeconfig context's).
+        timeout_seconds: Bound for the rollout.
+        reason: Why (audit trail).
+        actor: Who (default ``user:<login name>``).
+        dry_run: Only show which version and manifest would be deployed.
+        kubeconfig_path: Kubeconfig ("" for ``KUBECONFIG``, then ``~/.kube/config``).
+        kube_context: Kubeconfig context ("" for the current one).
+
+    Returns:
+        See ``run_rollback_deployment``: ``inference_service_name``, ``namespace``, ``version``,
+        ``rolled_back_from``, ``url``, ``manifest_yaml``, ``phases``...
+    """
+    from kfp_model_lifecycle.deployment import core as dep
+
+    return dep.run_rollback_deployment(
+        model_name=model_name,
+        inference_service_name=inference_service_name,
+        namespace=namespace,
+        timeout_seconds=timeout_seconds,
+        dry_run=dry_run,
+        reason=reason,
+        actor=actor,
+        kubeconfig_path=kubeconfig_path,
+        kube_context=kube_context,
+        context=_cli_context(),
+        conn=conn,
+    )
+
+
+def undeploy(
+    conn: RegistryConnection,
+    model_name: str,
+    *,
+    inference_service_name: str = "",
+    namespace: str = "",
+    timeout_seconds: float = 120,
+    reason: str = "",
+    actor: str = "",
+    kubeconfig_path: str = "",
+    kube_context: str = "",
+) -> dict[str, Any]:
+    """Delete a model's InferenceService and mark its registry record ``UNDEPLOYED`` (with an audit entry).
+
+    Args:
+        conn: A registry connection.
+        model_name: The registered model.
+        inference_service_name: The InferenceService ("" derives it from the model name).
+        namespace: Its namespace ("" for the kubeconfig context's).
+        timeout_seconds: Bound for the object to disappear.
+        reason: Why (audit trail).
+        actor: Who.
+        kubeconfig_path: Kubeconfig.
+        kube_context: Kubeconfig context.
+
+    Returns:
+        See ``run_undeploy_model``: ``inference_service_name``, ``namespace``, ``deleted``, ``version``.
+    """
+    from kfp_model_lifecycle.deployment import core as dep
+
+    return dep.run_undeploy_model(
+        model_name=model_name,
+        inference_service_name=inference_service_name,
+        namespace=namespace,
+        timeout_seconds=timeout_seconds,
+        reason=reason,
+        actor=actor,
+        kubeconfig_path=kubeconfig_path,
+        kube_context=kube_context,
+        context=_cli_context(),
+        conn=conn,
+    )
+
+
+def _cli_context() -> RunContext:
+    """The run context of a command-line call: no run; the namespace comes from the kubeconfig."""
+    return RunContext()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _progress(args: argparse.Namespace) -> Iterator[None]:
+    """Print progress of long waits to stderr while a command runs (``kml models`` otherwise logs warnings only)."""
+    if getattr(args, "json", False) and not getattr(args, "verbose", False):
+        yield
+        return
+    log = logging.getLogger("kfp_model_lifecycle")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    saved = (log.level, log.propagate)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
+
+
+def _cmd_deployments(conn: RegistryConnection, args: argparse.Namespace) -> int:
+    from kfp_model_lifecycle.cli.models import render_table
+
+    data = model_deployments(conn, args.name)
+    if args.json:
+        print(_json(data))
+        return 0
+    print(f"{data['model']}: where it is deployed now\n")
+    print(render_table(data["services"], _SERVICE_COLUMNS, max_width=70))
+    print("\nRollouts (oldest first):\n")
+    print(render_table(data["rollouts"], _ROLLOUT_COLUMNS, max_width=70))
+    return 0
+
+
+def _cmd_rollback_deployment(conn: RegistryConnection, args: argparse.Namespace) -> int:
+    with _progress(args):
+        result = rollback_deployment(
+            conn,
+            args.name,
+            inference_service_name=args.inference_service,
+            namespace=args.namespace,
+            timeout_seconds=args.timeout,
+            reason=args.reason,
+            actor=args.actor,
+            dry_run=args.dry_run,
+            kubeconfig_path=args.kubeconfig,
+            kube_context=args.context,
+        )
+    if args.json:
+        print(_json(_summary(result)))
+    elif args.dry_run:
+        print(
+            f"dry run: would roll {result['namespace']}/{result['inference_service_name']} back from"
+            f" {result['rolled_back_from'] or '?'} to {result['version']} with this manifest:\n"
+        )
+        print(result["manifest_yaml"])
+    else:
+        print(
+            f"rolled {result['namespace']}/{result['inference_service_name']} back from"
+            f" {result['rolled_back_from'] or '?'} to {result['reference']}: {result['url']}"
+        )
+    return 0
+
+
+def _cmd_undeploy(conn: RegistryConnection, args: argparse.Namespace) -> int:
+    with _progress(args):
+        result = undeploy(
+            conn,
+            args.name,
+            inference_service_name=args.inference_service,
+            namespace=args.namespace,
+            timeout_seconds=args.timeout,
+            reason=args.reason,
+            actor=args.actor,
+            kubeconfig_path=args.kubeconfig,
+            kube_context=args.context,
+        )
+    if args.json:
+        print(_json({k: v for k, v in result.items() if k != "records"}))
+    else:
+        target = f"{result['namespace']}/{result['inference_service_name']}"
+        state = "deleted" if result["deleted"] else "was not deployed (nothing to delete)"
+        print(f"{target}: {state}; registry record UNDEPLOYED" if result["records"] else f"{target}: {state}")
+    return 0
+
+
+def _summary(result: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("inference_service_name", "namespace", "model", "version", "rolled_back_from", "url", "phases", "dry_run")
+    return {k: result.get(k) for k in keys}
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("cluster")
+    group.add_argument(
+        "--inference-service",
+        default="",
+        metavar="NAME",
+        help="the InferenceService (default: derived from the model name, as deploy_model does)",
+    )
+    group.add_argument(
+        "--namespace", default="", metavar="NS", help="its namespace (default: the kubeconfig context's namespace)"
+    )
+    group.add_argument(
+        "--kubeconfig",
+        default="",
+        metavar="FILE",
+        help="kubeconfig (default: $KUBECONFIG, else ~/.kube/config; `kml cluster up` writes one for the local"
+        " stand-in)",
+    )
+    group.add_argument("--context", default="", metavar="NAME", help="kubeconfig context (default: the current one)")
+    p.add_argument("--reason", default="", help="why (recorded in the audit trail)")
+    p.add_argument("--actor", default="", help="who (default: user:<login name>)")
+
+
+def add_deployment_commands(models_subparsers: Any) -> None:
+    """Add ``deployments``, ``rollback-deployment`` and ``undeploy`` to the ``kml models`` command group.
+
+    Args:
+        models_subparsers: The ``add_subparsers()`` object of the ``kml models`` parser.
+    """
+    from kfp_model_lifecycle.cli.models import _connection_options, _run
+
+    common = _connection_options()
+
+    p = models_subparsers.add_parser(
+        "deployments",
+        parents=[common],
+        help="where and when each version was deployed",
+        description=(
+            "Show where a model is deployed now (namespace/InferenceService, version, URL) and every rollout"
+            " recorded by deploy_model and rollback_deployment (time, version, outcome, canary, who), oldest first."
+            " Read from the Model Registry's serving records."
+        ),
+    )
+    p.add_argument("name", metavar="NAME", help="the registered model")
+    p.set_defaults(func=_run, action=_cmd_deployments)
+
+    p = models_subparsers.add_parser(
+        "rollback-deployment",
+        parents=[common],
+        help="redeploy the previously deployed version",
+        description=(
+            "Redeploy the version an InferenceService served before its current one (the newest earlier successful"
+            " rollout; versions already rolled back from are skipped), with the same safety as deploy_model: wait"
+            " until Ready, restore the current spec if it fails. Recorded in the registry and the audit trail."
+        ),
+    )
+    p.add_argument("name", metavar="NAME", help="the registered model")
+    _cluster_options(p)
+    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="rollout bound (default: 600)")
+    p.add_argument("--dry-run", action="store_true", help="show the version and manifest; change nothing")
+    p.set_defaults(func=_run, action=_cmd_rollback_deployment)
+
+    p = models_subparsers.add_parser(
+        "undeploy",
+        parents=[common],
+        help="delete a model's InferenceService (registry record UNDEPLOYED)",
+        description=(
+            "Delete the InferenceService, wait until it is gone, and record it: the registry's InferenceService"
+            " record becomes UNDEPLOYED, a rollout entry and an audit-trail entry are added."
+        ),
+    )
+    p.add_argument("name", metavar="NAME", help="the registered model")
+    _cluster_options(p)
+    p.add_argument("--timeout", type=float, default=120, metavar="SECONDS", help="bound for the deletion")
+    p.set_defaults(func=_run, action=_cmd_undeploy)

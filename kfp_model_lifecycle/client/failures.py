@@ -1,0 +1,202 @@
+"""What a failed registry call means: transient or not, a short detail, and one exception that names the fix."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+
+import aiohttp
+
+from kfp_model_lifecycle.errors import (
+    RegistryAuthError,
+    RegistryError,
+    RegistryRequestError,
+    RegistryUnavailableError,
+)
+
+MAX_DETAIL_CHARS = 500
+HTTPS_ON_HTTP_MARKERS = ("HTTP request to an HTTPS server", "plain HTTP request was sent to HTTPS")
+HTTP_ON_HTTPS_MARKERS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer")
+EXAMPLE_URL = "http://model-registry-service.kubeflow.svc.cluster.local:8080"
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) and status > 0 else None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and not any(cause is c for c in chain):
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
+def is_transient_registry_error(exc: BaseException) -> bool:
+    """Whether a failed registry call is worth retrying.
+
+    Transient: connection refused/reset/closed, DNS failures, timeouts, HTTP 5xx and 429. Not transient: TLS
+    certificate or protocol errors (retrying cannot fix a wrong CA or scheme) and all other HTTP statuses.
+
+    Args:
+        exc: The exception raised by the call.
+
+    Returns:
+        True when the call should be retried.
+    """
+    status = _status(exc)
+    if status is not None:
+        return status == 429 or 500 <= status <= 599
+    if any(isinstance(c, ssl.SSLError | ssl.CertificateError) for c in _chain(exc)):
+        return False
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return False
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        return True
+    return isinstance(exc, ConnectionError | TimeoutError | asyncio.TimeoutError)
+
+
+def registry_error_detail(exc: BaseException) -> str:
+    """A short description of a failed call: HTTP status and the server's message, or the network error.
+
+    Args:
+        exc: The exception raised by the call.
+
+    Returns:
+        e.g. ``HTTP 409: a model version named '1.0.0' already exists`` or
+        ``ClientConnectorError: Cannot connect to host 127.0.0.1:1 ...``.
+    """
+    status = _status(exc)
+    if status is not None:
+        message = _server_message(getattr(exc, "body", None)) or str(getattr(exc, "reason", "") or "")
+        return f"HTTP {status}: {message[:MAX_DETAIL_CHARS]}" if message else f"HTTP {status}"
+    text = str(exc).strip()
+    if not text and isinstance(exc, TimeoutError):
+        text = "no answer in time (KML_REGISTRY_TIMEOUT_SECONDS)"
+    return f"{type(exc).__name__}: {(text or repr(exc))[:MAX_DETAIL_CHARS]}"
+
+
+def _server_message(body: object) -> str:
+    if isinstance(body, bytes | bytearray):
+        body = body.decode("utf-8", "replace")
+    if not isinstance(body, str) or not body.strip():
+        return ""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return body.strip()
+    return str(decoded.get("message") or "") if isinstance(decoded, dict) else ""
+
+
+def describe_registry_error(exc: BaseException, url: str, action: str, attempts: int = 1) -> RegistryError:
+    """Turn a failed registry call into one exception whose message names the problem and the fix.
+
+    Args:
+        exc: The exception raised by the call (after retries, when it was transient).
+        url: The registry base URL (no credentials in it).
+        action: What was attempted, e.g. ``"create model version '1.0.1' of 'iris'"``.
+        attempts: How many attempts were made.
+
+    Returns:
+        :class:`RegistryAuthError` (401/403), :class:`RegistryRequestError` (400/422: bad input),
+        :class:`RegistryUnavailableError` (unreachable, wrong scheme, TLS, or transient errors that did not go
+        away) or :class:`RegistryError` (anything else).
+    """
+    detail = registry_error_detail(exc)
+    status = _status(exc)
+    tried = f" (after {attempts} attempts)" if attempts > 1 else ""
+    head = f"Model Registry at {url}: could not {action}{tried}: {detail}."
+    for describe in (_auth_error, _request_error, _not_the_registry, _tls_error, _transient_error):
+        error = describe(exc, head, detail, url, action)
+        if error is not None:
+            return error
+    return RegistryError(head, status=status)
+
+
+def _auth_error(exc: BaseException, head: str, detail: str, url: str, action: str) -> RegistryError | None:
+    status = _status(exc)
+    if status == 401:
+        return RegistryAuthError(
+            f"{head} The registry rejected the credentials (401 Unauthorized). Fix: provide a valid bearer token"
+            " -- put it in a Kubernetes Secret and pass token_secret_name/token_secret_key to the pipeline entry"
+            " point (it becomes the environment variable KML_REGISTRY_TOKEN), or run the pipeline with a service"
+            " account the registry accepts (its token is sent automatically over https).",
+            status=status,
+        )
+    if status == 403:
+        return RegistryAuthError(
+            f"{head} The token was accepted but lacks permission (403 Forbidden). Fix: grant the pipeline's"
+            " service account access to this Model Registry (e.g. a RoleBinding to the registry's user role in the"
+            " registry's namespace), or use a token from a Secret that has it.",
+            status=status,
+        )
+    return None
+
+
+def _request_error(exc: BaseException, head: str, detail: str, url: str, action: str) -> RegistryError | None:
+    status = _status(exc)
+    if status not in (400, 422):
+        return None
+    if any(marker in detail for marker in HTTPS_ON_HTTP_MARKERS):
+        return RegistryUnavailableError(
+            f"{head} The server speaks TLS on this port. Fix: use https:// in registry_url"
+            f" ({url.replace('http://', 'https://', 1)}).",
+            status=status,
+        )
+    return RegistryRequestError(
+        f"{head} Fix the value named in the message (names, versions and properties you passed).", status=status
+    )
+
+
+def _not_the_registry(exc: BaseException, head: str, detail: str, url: str, action: str) -> RegistryError | None:
+    if _status(exc) != 404 or not action.startswith("reach"):
+        return None
+    return RegistryUnavailableError(
+        f"{head} Something answers at this address, but not the Model Registry REST API v1 under"
+        " /api/model_registry/v1. Fix: point registry_url at the registry's REST service (scheme, host and"
+        f" port only, e.g. {EXAMPLE_URL}).",
+        status=404,
+    )
+
+
+def _tls_error(exc: BaseException, head: str, detail: str, url: str, action: str) -> RegistryError | None:
+    chain = _chain(exc)
+    if any(isinstance(c, ssl.SSLCertVerificationError) for c in chain) or "CERTIFICATE_VERIFY_FAILED" in detail:
+        return RegistryUnavailableError(
+            f"{head} The server's TLS certificate could not be verified. Fix: set ca_bundle_path to a PEM file with"
+            " the CA that signed it (e.g. a ConfigMap mounted into the pod), or -- only for testing --"
+            " verify_tls=False."
+        )
+    if any(marker in detail for marker in HTTP_ON_HTTPS_MARKERS):
+        return RegistryUnavailableError(
+            f"{head} The server does not speak TLS on this port. Fix: use http:// in registry_url"
+            f" ({url.replace('https://', 'http://', 1)}), or the registry's TLS port."
+        )
+    if any(isinstance(c, ssl.SSLError) for c in chain):
+        return RegistryUnavailableError(f"{head} TLS handshake failed. Fix: check the scheme, port and ca_bundle_path.")
+    return None
+
+
+def _transient_error(exc: BaseException, head: str, detail: str, url: str, action: str) -> RegistryError | None:
+    if not is_transient_registry_error(exc):
+        return None
+    status = _status(exc)
+    if status is not None:
+        return RegistryUnavailableError(
+            f"{head} The registry kept failing with a temporary error. Fix: check the registry's health"
+            " (its pods and database), then re-run; KML_REGISTRY_MAX_ATTEMPTS raises the number of attempts.",
+            status=status,
+        )
+    port = url.rsplit(":", 1)[-1]
+    scheme_hint = ""
+    if url.startswith("http://") and port in ("443", "8443"):
+        scheme_hint = f" Port {port} is usually TLS: try {url.replace('http://', 'https://')}."
+    return RegistryUnavailableError(
+        f"{head} The registry is unreachable. Fix: check registry_url (host and port: the Kubeflow Model"
+        " Registry REST service listens on 8080 for http and 8443 for https, e.g."
+        f" {EXAMPLE_URL}), that the registry is running, and"
+        f" that network policies let this pod reach it.{scheme_hint}"
+    )

@@ -1,0 +1,1 @@
+"""Comparing model versions: metric gates, paired significance, reports."""

@@ -1,0 +1,1 @@
+"""Deploying model versions to KServe: manifest, rollout, registry serving records, history."""

@@ -1,0 +1,1 @@
+"""Stages, aliases, approvals and the audit trail on the Kubeflow Model Registry."""

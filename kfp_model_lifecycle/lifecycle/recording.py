@@ -1,0 +1,79 @@
+"""Plain pod functions of ``record_model_event``: append a non-transition event to a model's audit trail."""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from kfp_model_lifecycle.client import connect_model_registry
+
+# Module-level imports make the helpers callable here (tests, the CLI); in the pod they are embedded beside
+# this function by ``pod_functions``.
+from kfp_model_lifecycle.lifecycle.core import (
+    lifecycle_run_actor,
+    lifecycle_run_evidence,
+    record_lifecycle_event,
+)
+from kfp_model_lifecycle.lineage.context import RunContext, collect_run_context
+
+
+def run_record_model_event(
+    *,
+    model_reference: str,
+    event_type: str = "rejection",
+    reason: str = "",
+    evidence_uri: str = "",
+    evidence: Mapping[str, Any] | None = None,
+    actor: str = "",
+    run_id: str = "",
+    run_name: str = "",
+    pipeline_name: str = "",
+    task_name: str = "",
+    namespace: str = "",
+    kfp_ui_url: str = "",
+    registry_url: str = "",
+    verify_tls: bool = True,
+    ca_bundle_path: str = "",
+    env: Mapping[str, str] | None = None,
+    context: RunContext | None = None,
+) -> dict[str, Any]:
+    """The whole ``record_model_event`` job on plain values: collect the run context, connect, append the event.
+
+    Args:
+        model_reference: The version the event is about (``name:VERSION``, ``name@ALIAS``...).
+        event_type: A lower-case word, e.g. ``rejection`` (a challenger that lost) or ``note``; stage, alias,
+            approval and policy changes go through promote/approve instead.
+        reason: Why, e.g. the comparison's reason.
+        evidence_uri: URI of the evidence, e.g. the comparison report.
+        evidence: More evidence, recorded as JSON.
+        actor: Who (default ``kfp-run:<run name>``).
+        run_id: KFP run id.
+        run_name: KFP run name.
+        pipeline_name: Pipeline name.
+        task_name: KFP task name.
+        namespace: Namespace.
+        kfp_ui_url: KFP UI base URL for the run link.
+        registry_url: Registry base URL (else ``KML_REGISTRY_URL``).
+        verify_tls: Verify TLS certificates.
+        ca_bundle_path: CA bundle for https.
+        env: Environment (default ``os.environ``).
+        context: A precomputed ``collect_run_context`` result (tests).
+
+    Returns:
+        The stored event (``seq``, ``type``, ``version``, ``reason``...) plus ``reference``.
+    """
+    env = os.environ if env is None else env
+    if context is None:
+        context = collect_run_context(run_id, run_name, pipeline_name, task_name, namespace, kfp_ui_url, env=env)
+    conn = connect_model_registry(registry_url, verify_tls=verify_tls, ca_bundle_path=ca_bundle_path, env=env)
+    try:
+        event = record_lifecycle_event(
+            conn,
+            model_reference,
+            event_type,
+            actor=lifecycle_run_actor(context, actor),
+            reason=reason,
+            evidence=lifecycle_run_evidence(context, evidence_uri=evidence_uri, evidence=evidence),
+        )
+    finally:
+        conn.close()
+    return event

@@ -1,0 +1,172 @@
+"""Reading the pod's own KFP run from Kubernetes: its namespace, the run id label, the run name annotation.
+
+Only the standard library is used (the pod's service-account token and CA), so lineage costs no extra
+dependency. Every lookup is best effort: what cannot be read is returned as a note, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SA_NAMESPACE_PATH = f"{SA_DIR}/namespace"
+SA_TOKEN_PATH = f"{SA_DIR}/token"
+SA_CA_PATH = f"{SA_DIR}/ca.crt"
+RUN_ID_LABEL = "pipeline/runid"
+RUN_NAME_ANNOTATION = "pipelines.kubeflow.org/run_name"
+WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+
+
+def read_service_account_namespace(path: str = SA_NAMESPACE_PATH) -> str:
+    """The pod's namespace from its service-account files ("" when not in a pod or not readable).
+
+    Args:
+        path: The namespace file.
+
+    Returns:
+        The namespace or "".
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def kubernetes_api_get(
+    api_path: str,
+    *,
+    api_url: str = "",
+    token_path: str = SA_TOKEN_PATH,
+    ca_path: str = SA_CA_PATH,
+    timeout: float = 5.0,
+    max_attempts: int = 3,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """GET one object from the Kubernetes API with the pod's service-account token (standard library only).
+
+    Args:
+        api_path: e.g. ``/api/v1/namespaces/ns/pods/name``.
+        api_url: API server base URL; default ``https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT``.
+        token_path: Service-account token file (sent as bearer token when it exists).
+        ca_path: CA bundle of the API server (used when it exists).
+        timeout: Seconds per request.
+        max_attempts: Attempts for transient failures (connection errors, 5xx, 429).
+        env: Environment to read (default ``os.environ``).
+
+    Returns:
+        The decoded JSON object.
+
+    Raises:
+        PermissionError: 401/403 (the message names the missing RBAC permission).
+        LookupError: 404, or no API server address known.
+        ConnectionError: Other failures (after retries for transient ones).
+    """
+    env = os.environ if env is None else env
+    if not api_url:
+        host = (env.get("KUBERNETES_SERVICE_HOST") or "").strip()
+        port = (env.get("KUBERNETES_SERVICE_PORT") or "443").strip()
+        if not host:
+            raise LookupError("not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set)")
+        api_url = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    if not api_url.startswith(("https://", "http://")):
+        raise LookupError(f"Kubernetes API URL {api_url!r} is not http(s)")
+    url = api_url.rstrip("/") + api_path
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - http(s) checked
+    if token_path and os.path.isfile(token_path):
+        with open(token_path, encoding="utf-8") as handle:
+            request.add_header("Authorization", "Bearer " + handle.read().strip())
+    context = None
+    if api_url.startswith("https://"):
+        context = ssl.create_default_context(cafile=ca_path if ca_path and os.path.isfile(ca_path) else None)
+    last_error = ""
+    for attempt in range(1, max(1, max_attempts) + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
+                return json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise PermissionError(
+                    f"Kubernetes API {api_path}: HTTP {exc.code}; the pod's service account may not read this object"
+                ) from None
+            if exc.code == 404:
+                raise LookupError(f"Kubernetes API {api_path}: not found") from None
+            last_error = f"HTTP {exc.code}"
+            if exc.code != 429 and exc.code < 500:
+                break
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            last_error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+        if attempt < max_attempts:
+            time.sleep(0.2 * 2 ** (attempt - 1))
+    raise ConnectionError(f"Kubernetes API {api_path}: {last_error}")
+
+
+def read_kfp_pod_lineage(
+    namespace: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    api_url: str = "",
+    token_path: str = SA_TOKEN_PATH,
+    ca_path: str = SA_CA_PATH,
+) -> tuple[dict[str, str], list[str]]:
+    """Run id and run name of the KFP run this pod belongs to, read from Kubernetes.
+
+    The KFP backend labels every pod of a run with ``pipeline/runid`` and annotates the Argo workflow (and
+    sometimes the pod) with ``pipelines.kubeflow.org/run_name``; the pod's name is in ``KFP_POD_NAME``.
+
+    Args:
+        namespace: The pod's namespace.
+        env: Environment to read (default ``os.environ``).
+        api_url: Kubernetes API base URL (default: from the in-cluster environment).
+        token_path: Service-account token file.
+        ca_path: API server CA bundle.
+
+    Returns:
+        ``({"run_id": ..., "run_name": ...} with what was found, [notes on what could not be read])``.
+    """
+    env = os.environ if env is None else env
+    found: dict[str, str] = {}
+    notes: list[str] = []
+    pod_name = (env.get("KFP_POD_NAME") or "").strip()
+    if not pod_name:
+        return found, ["KFP_POD_NAME is not set (not a KFP pod), so pod labels were not read"]
+    if not namespace:
+        return found, ["the namespace is unknown, so pod labels were not read"]
+    kwargs: dict[str, Any] = {"api_url": api_url, "token_path": token_path, "ca_path": ca_path, "env": env}
+    try:
+        pod = kubernetes_api_get(f"/api/v1/namespaces/{namespace}/pods/{pod_name}", **kwargs)
+    except PermissionError:
+        return found, [
+            f"the service account may not 'get' pods in {namespace}, so the run id could not be read from the pod's"
+            " labels (grant it, or pass the run placeholders -- register_model_with_lineage does)"
+        ]
+    except (LookupError, ConnectionError) as exc:
+        return found, [f"could not read pod {pod_name}: {exc}"]
+    metadata = pod.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    annotations = metadata.get("annotations") or {}
+    if labels.get(RUN_ID_LABEL):
+        found["run_id"] = str(labels[RUN_ID_LABEL])
+    else:
+        notes.append(f"pod {pod_name} has no pipeline/runid label")
+    if annotations.get(RUN_NAME_ANNOTATION):
+        found["run_name"] = str(annotations[RUN_NAME_ANNOTATION])
+    workflow = labels.get(WORKFLOW_LABEL)
+    if "run_name" not in found and workflow:
+        try:
+            wf = kubernetes_api_get(f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/workflows/{workflow}", **kwargs)
+            run_name = ((wf.get("metadata") or {}).get("annotations") or {}).get(RUN_NAME_ANNOTATION)
+            if run_name:
+                found["run_name"] = str(run_name)
+        except PermissionError:
+            notes.append(f"the service account may not 'get' Argo workflows in {namespace}, so no run name from it")
+        except (LookupError, ConnectionError) as exc:
+            notes.append(f"could not read workflow {workflow}: {exc}")
+    return found, notes

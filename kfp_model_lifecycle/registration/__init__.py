@@ -1,0 +1,1 @@
+"""Registering a trained model version with its lineage."""
