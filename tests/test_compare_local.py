@@ -170,20 +170,20 @@ def test_register_compare_promote_end_to_end(
     try:
         # Run 1: the first model has no baseline; it passes the floor and is promoted.
         report_1 = _train_register_compare_promote(name, registry.url, 16)  # accuracy 0.92
-        assert resolve_model_reference(conn, name)["reference"] == f"{name}:1.0.0"
+        assert resolve_model_reference(conn, name).reference == f"{name}:1.0.0"
         html_1 = Path(report_1).read_text()
         assert "Decision: promote <b>" in html_1 and "no baseline" in html_1
 
         # Run 2: +1 point of accuracy passes the gate, but 2 fixed errors out of 200 are not significant.
         report_2 = _train_register_compare_promote(name, registry.url, 14)  # accuracy 0.93
-        assert resolve_model_reference(conn, name)["reference"] == f"{name}:1.0.0"
+        assert resolve_model_reference(conn, name).reference == f"{name}:1.0.0"
         html_2 = Path(report_2).read_text()
         assert "Decision: keep <b>" in html_2 and "not statistically significant" in html_2
         assert "b = 2, baseline alone right c = 0" in html_2  # the baseline's predictions came from the registry
 
         # Run 3: 14 fewer errors is significant (McNemar p = 2 / 2^14): promoted, with the report as evidence.
         report_3 = _train_register_compare_promote(name, registry.url, 2)  # accuracy 0.99
-        assert resolve_model_reference(conn, name)["reference"] == f"{name}:1.0.2"
+        assert resolve_model_reference(conn, name).reference == f"{name}:1.0.2"
         html_3 = Path(report_3).read_text()
         assert "Decision: promote <b>" in html_3 and "significantly better" in html_3
         markdown_3 = Path(report_3).parent / "report_markdown"

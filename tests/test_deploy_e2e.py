@@ -151,7 +151,7 @@ def deployment_events(conn: RegistryConnection, model_name: str) -> list[dict[st
 
 
 def version_id(conn: RegistryConnection, model_name: str, version: str) -> str:
-    return str(lc.resolve_model_reference(conn, f"{model_name}:{version}", with_artifact=False)["version"]["id"])
+    return str(lc.resolve_model_reference(conn, f"{model_name}:{version}", with_artifact=False).version["id"])
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def _get(registry: EmbeddedRegistry, path: str, **params: Any) -> Any:
 
 
 def _version(registry: EmbeddedRegistry, conn: RegistryConnection, name: str, version: str) -> dict[str, Any]:
-    found = lc.resolve_model_reference(conn, f"{name}:{version}", repair=False, with_artifact=False)["version"]
+    found = lc.resolve_model_reference(conn, f"{name}:{version}", repair=False, with_artifact=False).version
     return _get(registry, f"/model_versions/{found['id']}")
 
 
@@ -100,9 +100,9 @@ def test_promotion_demotes_the_previous_holder_and_keeps_other_properties(
         assert {"accuracy", "kfp_run_id", "nightly"} <= set(_props(version))
     model_props = _props(lc.find_model_by_name(conn, model))
     assert model_props["kml_production_version_id"] == new["id"] and model_props["kml_event_seq"] == 2
-    assert lc.resolve_model_reference(conn, model)["version"]["id"] == new["id"]
-    assert lc.resolve_model_reference(conn, f"{model}@production")["version"]["id"] == new["id"]
-    assert lc.resolve_model_reference(conn, f"{model}@archived")["version"]["id"] == old["id"]
+    assert lc.resolve_model_reference(conn, model).version["id"] == new["id"]
+    assert lc.resolve_model_reference(conn, f"{model}@production").version["id"] == new["id"]
+    assert lc.resolve_model_reference(conn, f"{model}@archived").version["id"] == old["id"]
 
     # The events are doc-artifacts linked to their versions, with the evidence URI as their uri.
     linked = _get(registry, f"/model_versions/{new['id']}/artifacts")["items"]
@@ -127,8 +127,8 @@ def test_aliases_are_unique_per_model_and_several_per_version(
     lc.promote_model_version(conn, f"{model}:1.0.0", aliases=["champion", "stable"])
     moved = lc.promote_model_version(conn, f"{model}:1.0.1", aliases=["champion"], reason="new champion")
     assert moved["previous_holder"] == f"{model}:1.0.0" and moved["aliases"] == ["champion"]
-    assert lc.resolve_model_reference(conn, f"{model}@champion")["reference"] == f"{model}:1.0.1"
-    assert lc.resolve_model_reference(conn, f"{model}@stable")["reference"] == f"{model}:1.0.0"
+    assert lc.resolve_model_reference(conn, f"{model}@champion").reference == f"{model}:1.0.1"
+    assert lc.resolve_model_reference(conn, f"{model}@stable").reference == f"{model}:1.0.0"
     holders = [v for v in _get(registry, "/model_versions")["items"] if "kml:@champion" in v["customProperties"]]
     assert [v["name"] for v in holders if v["registeredModelId"] == moved["model_id"]] == ["1.0.1"]
     removed = lc.promote_model_version(conn, f"{model}@stable", remove_aliases=["stable"])
@@ -160,7 +160,7 @@ def test_approval_required_before_production(registry: EmbeddedRegistry, conn: R
     lc.approve_model_version(conn, f"{model}:1.0.1", status="rejected", approver="bob", comment="eval set leaked")
     with pytest.raises(PermissionError, match="rejected by bob: eval set leaked"):
         lc.promote_model_version(conn, f"{model}:1.0.1", stage="production")
-    assert lc.resolve_model_reference(conn, model)["reference"] == f"{model}:1.0.0"  # unchanged
+    assert lc.resolve_model_reference(conn, model).reference == f"{model}:1.0.0"  # unchanged
     approved = lc.approve_model_version(conn, f"{model}:1.0.1", approver="bob", comment="fixed, re-evaluated")
     assert (approved["previous_status"], approved["status"]) == ("rejected", "approved")
     assert lc.promote_model_version(conn, f"{model}:1.0.1", stage="production")["previous_holder"] == f"{model}:1.0.0"
@@ -274,23 +274,23 @@ def test_a_writer_that_died_between_event_and_view_is_repaired(
     # Append an event as a writer would, then "die" before updating the view.
     event = {
         "type": "stage",
-        "version_id": target["version"]["id"],
+        "version_id": target.version["id"],
         "version": "1.0.1",
         "from": "development",
         "to": "production",
-        "demoted_version_id": lc.resolve_model_reference(conn, model)["version"]["id"],
+        "demoted_version_id": lc.resolve_model_reference(conn, model).version["id"],
         "demoted_version": "1.0.0",
         "demoted_to": "archived",
         "actor": "crashed-writer",
         "token": "t1",
         "time": lc.utc_timestamp(),
     }
-    assert lc.append_lifecycle_event(conn, target["model"], 2, event)["seq"] == 2
-    assert lc.append_lifecycle_event(conn, target["model"], 2, {**event, "token": "other"}) is None  # taken
-    assert lc.append_lifecycle_event(conn, target["model"], 2, event)["token"] == "t1"  # its own: a lost answer
+    assert lc.append_lifecycle_event(conn, target.model, 2, event)["seq"] == 2
+    assert lc.append_lifecycle_event(conn, target.model, 2, {**event, "token": "other"}) is None  # taken
+    assert lc.append_lifecycle_event(conn, target.model, 2, event)["token"] == "t1"  # its own: a lost answer
     assert _props(_version(registry, conn, model, "1.0.1")).get("kml_stage") is None  # view is stale
     # The next reader repairs the view before answering.
-    assert lc.resolve_model_reference(conn, model)["reference"] == f"{model}:1.0.1"
+    assert lc.resolve_model_reference(conn, model).reference == f"{model}:1.0.1"
     assert _props(_version(registry, conn, model, "1.0.1"))["kml_stage"] == "production"
     assert _version(registry, conn, model, "1.0.0")["state"] == "ARCHIVED"
     # A view damaged by hand (stale label) is rewritten by the next promotion.
@@ -305,13 +305,13 @@ def test_a_writer_that_died_between_event_and_view_is_repaired(
 
 
 def test_references(conn: RegistryConnection, model: str) -> None:
-    assert lc.resolve_model_reference(conn, f"{model}@latest")["reference"] == f"{model}:1.0.3"
+    assert lc.resolve_model_reference(conn, f"{model}@latest").reference == f"{model}:1.0.3"
     lc.promote_model_version(conn, f"{model}:1.0.1", stage="staging")
     lc.promote_model_version(conn, f"{model}:1.0.2", stage="staging")
     staged = lc.resolve_model_reference(conn, f"{model}@staging")
-    assert staged["reference"] == f"{model}:1.0.2" and staged["selector"] == "stage staging"
-    assert staged["artifact"]["uri"] == f"s3://bucket/{model}/2"
-    assert lc.resolve_model_reference(conn, "@staging", default_model=model)["reference"] == f"{model}:1.0.2"
+    assert staged.reference == f"{model}:1.0.2" and staged.selector == "stage staging"
+    assert staged.artifact["uri"] == f"s3://bucket/{model}/2"
+    assert lc.resolve_model_reference(conn, "@staging", default_model=model).reference == f"{model}:1.0.2"
     with pytest.raises(LookupError, match="has no version in production"):
         lc.resolve_model_reference(conn, model)
     with pytest.raises(LookupError, match=f"did you mean '{model}'"):
@@ -336,6 +336,6 @@ def test_other_components_can_record_events(conn: RegistryConnection, model: str
     history = lc.lifecycle_history(conn, model)["events"]
     assert [e["type"] for e in history] == ["stage", "deployment"]
     assert "deployed 1.0.0 to kserve-prod/iris" in lc.describe_lifecycle_event(history[-1])
-    assert lc.resolve_model_reference(conn, model)["reference"] == f"{model}:1.0.0"  # no lifecycle change
+    assert lc.resolve_model_reference(conn, model).reference == f"{model}:1.0.0"  # no lifecycle change
     with pytest.raises(ValueError, match="cannot be recorded here"):
         lc.record_lifecycle_event(conn, model, "stage")

@@ -184,4 +184,4 @@ def test_concurrent_alias_moves_leave_one_holder(registry: EmbeddedRegistry, uni
     for before, after in itertools.pairwise(alias_events):
         assert after["previous_version_id"] == before["version_id"]
     assert [v["id"] for v in holders] == [alias_events[-1]["version_id"]]
-    assert resolved["version"]["id"] == alias_events[-1]["version_id"]
+    assert resolved.version["id"] == alias_events[-1]["version_id"]

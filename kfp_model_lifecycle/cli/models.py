@@ -461,7 +461,7 @@ def show_model(conn: RegistryConnection, reference: str) -> dict[str, Any]:
             "recent_events": [_event_row(e) for e in events[-10:]],
         }
     resolved = lc.resolve_model_reference(conn, reference)
-    model, version, artifact = resolved["model"], resolved["version"], resolved["artifact"]
+    model, version, artifact = resolved.model, resolved.version, resolved.artifact
     version = _timed_get(conn, "version", str(version["id"])) or version
     props = lc.plain_properties(version)
     aliases = sorted(a for a, v in _aliases_of_model(model).items() if v == str(version["id"]))
@@ -506,8 +506,8 @@ def show_model(conn: RegistryConnection, reference: str) -> dict[str, Any]:
     ]
     return {
         "kind": "version",
-        "reference": resolved["reference"],
-        "resolved_by": resolved["selector"],
+        "reference": resolved.reference,
+        "resolved_by": resolved.selector,
         "model": name,
         "model_id": str(model["id"]),
         "version": {

@@ -51,7 +51,7 @@ from mr_openapi.models.order_by_field import OrderByField
 from mr_openapi.models.sort_order import SortOrder
 
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
-from kfp_model_lifecycle.lifecycle.core import find_model_artifact, resolve_model_reference
+from kfp_model_lifecycle.lifecycle import find_model_artifact, resolve_model_reference
 
 # -- gates ------------------------------------------------------------------------------------------------------
 
@@ -1682,7 +1682,7 @@ def run_compare_models(
             found = resolve_model_reference(
                 conn, candidate.strip(), default_model=model_name, repair=False, with_artifact=False
             )
-            cand_ref = load_version_record(conn, str(found["version"]["id"]))
+            cand_ref = load_version_record(conn, str(found.version["id"]))
         cand = describe_version(cand_ref["model"], cand_ref["version"], cand_ref.get("artifact"))
         for name, value in (candidate_metrics or {}).items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -1703,7 +1703,7 @@ def run_compare_models(
                 found = resolve_model_reference(
                     conn, "", default_model=cand["model_name"], repair=False, with_artifact=False
                 )
-                base_ref = load_version_record(conn, str(found["version"]["id"]))
+                base_ref = load_version_record(conn, str(found.version["id"]))
             except LookupError as exc:
                 baseline_note = f"no version of {cand['model_name']!r} is in production"
                 if "no version in production" not in str(exc):
@@ -1733,7 +1733,7 @@ def run_compare_models(
             found = resolve_model_reference(
                 conn, baseline.strip(), default_model=cand["model_name"], repair=False, with_artifact=False
             )
-            base_ref = load_version_record(conn, str(found["version"]["id"]))
+            base_ref = load_version_record(conn, str(found.version["id"]))
         else:
             baseline_note = "baseline='none': thresholds only"
         base = describe_version(base_ref["model"], base_ref["version"], base_ref.get("artifact")) if base_ref else None

@@ -57,7 +57,7 @@ from kubernetes import client, config
 from mr_openapi import models
 
 from kfp_model_lifecycle.client import RegistryConnection, call_with_backoff, connect_model_registry
-from kfp_model_lifecycle.lifecycle.core import (
+from kfp_model_lifecycle.lifecycle import (
     commit_lifecycle_event,
     find_model_by_name,
     get_model_version_by_id,
@@ -1901,9 +1901,9 @@ def record_deployment_event(
         event["rollback"] = True
     common = lifecycle_common_fields(actor, reason, evidence)
     outcome = commit_lifecycle_event(conn, model, lambda state: {"event": dict(event), "error": ""}, common)
-    if outcome.get("event"):
-        sync_lifecycle_view(conn, model, events=outcome["events"])
-    return outcome.get("event")
+    if outcome.event:
+        sync_lifecycle_view(conn, model, events=outcome.events)
+    return outcome.event
 
 
 def record_rollout(
@@ -2479,14 +2479,14 @@ def run_deploy_model(
         if own_conn:
             conn = connect_model_registry(registry_url, verify_tls=verify_tls, ca_bundle_path=ca_bundle_path, env=env)
         resolved = resolve_model_reference(conn, model_reference, repair=not dry_run)
-        model, version = resolved["model"], resolved["version"]
+        model, version = resolved.model, resolved.version
         model_name = str(model.get("name") or "")
         if (inference_service_name or "").strip() and not is_missing_value(inference_service_name):
             name = check_inference_service_name(inference_service_name, target_namespace)
         else:
             name = sanitize_inference_service_name(model_name, target_namespace)
         log.info(
-            "deploying %s (%s) as InferenceService %s/%s", resolved["reference"], resolved["selector"],
+            "deploying %s (%s) as InferenceService %s/%s", resolved.reference, resolved.selector,
             target_namespace, name,
         )  # fmt: skip
 
@@ -2496,7 +2496,7 @@ def run_deploy_model(
                 namespace=target_namespace,
                 model=model,
                 version=version,
-                artifact=resolved["artifact"],
+                artifact=resolved.artifact,
                 deployment_mode=deployment_mode,
                 storage_uri_mode=storage_uri_mode,
                 runtime=runtime,
@@ -2520,7 +2520,7 @@ def run_deploy_model(
             "model": model_name,
             "version": str(version.get("name") or ""),
             "version_id": str(version["id"]),
-            "reference": resolved["reference"],
+            "reference": resolved.reference,
             "dry_run": bool(dry_run),
         }
         if dry_run:
@@ -2549,7 +2549,7 @@ def run_deploy_model(
         )
         text = write_deploy_outputs(deployed["manifest"], manifest_path)
         log.info(
-            "%s is deployed to %s/%s: %s (%s)", resolved["reference"], target_namespace, name, deployed["url"],
+            "%s is deployed to %s/%s: %s (%s)", resolved.reference, target_namespace, name, deployed["url"],
             ", ".join(deployed["rollout"]["phases"]),
         )  # fmt: skip
         result.update(

@@ -35,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +43,43 @@ from mr_openapi import models
 
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
 from kfp_model_lifecycle.lineage.context import RunContext, collect_run_context, is_missing_value
+
+
+@dataclass
+class ResolvedVersion:
+    """The model version a reference points at (entities in wire form, as the registry returns them).
+
+    Attributes:
+        model: The RegisteredModel.
+        version: The ModelVersion.
+        artifact: Its ModelArtifact, or None (not looked up, or none linked).
+        reference: The canonical ``name:version``.
+        selector: How it was found, e.g. ``alias champion`` or ``stage production``.
+    """
+
+    model: dict[str, Any]
+    version: dict[str, Any]
+    artifact: dict[str, Any] | None
+    reference: str
+    selector: str
+
+
+@dataclass
+class CommitOutcome:
+    """What :func:`commit_lifecycle_event` did.
+
+    Attributes:
+        event: The stored (or, in a dry run, planned) event; None when nothing had to change.
+        decision: The last ``decide`` result.
+        events: The audit trail including the new event.
+        conflicts: Races lost to other writers.
+    """
+
+    event: dict[str, Any] | None
+    decision: dict[str, Any]
+    events: list[dict[str, Any]]
+    conflicts: int
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Conventions (pure)
@@ -1110,7 +1148,7 @@ def resolve_model_reference(
     default_model: str = "",
     repair: bool = True,
     with_artifact: bool = True,
-) -> dict[str, Any]:
+) -> ResolvedVersion:
     """Find the model version a reference points at.
 
     References: ``name`` (the production version), ``name:VERSION``, ``name@ALIAS``, ``name@production`` (same as
@@ -1126,9 +1164,7 @@ def resolve_model_reference(
         with_artifact: Also look up the version's model artifact.
 
     Returns:
-        ``model`` (RegisteredModel), ``version`` (ModelVersion), ``artifact`` (ModelArtifact or None) in wire form,
-        as ``registry_call`` returns them, plus ``reference`` (canonical ``name:version``) and ``selector`` (how
-        it was found, e.g. ``alias champion``).
+        The model, version and (with ``with_artifact``) model artifact, with the canonical reference.
 
     Raises:
         LookupError: Unknown model (similar names listed), version, alias (existing aliases listed), or no
@@ -1207,13 +1243,13 @@ def resolve_model_reference(
             f" model (id {version.get('registeredModelId')}): repair the lifecycle view with `kml models repair {name}`"
         )
     artifact = find_model_artifact(conn, version) if with_artifact else None
-    return {
-        "model": model,
-        "version": version,
-        "artifact": artifact,
-        "reference": format_model_reference(name, str(version.get("name") or "")),
-        "selector": selector,
-    }
+    return ResolvedVersion(
+        model=model,
+        version=version,
+        artifact=artifact,
+        reference=format_model_reference(name, str(version.get("name") or "")),
+        selector=selector,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1401,7 +1437,7 @@ def commit_lifecycle_event(
     dry_run: bool = False,
     record_rejections: bool = True,
     max_attempts: int = 60,
-) -> dict[str, Any]:
+) -> CommitOutcome:
     """Decide a transition on the current state and append it to the log, retrying when another writer wins.
 
     Each attempt folds the log up to its last event ``N``, calls ``decide`` and tries to append at ``N + 1``
@@ -1423,8 +1459,8 @@ def commit_lifecycle_event(
         max_attempts: Bound on lost races.
 
     Returns:
-        ``event`` (the stored or planned event, or None when nothing had to change), ``decision`` (the last
-        ``decide`` result), ``events`` (the log including the new event) and ``conflicts`` (races lost).
+        The stored or planned event (None when nothing had to change), the last decision, the log including the
+        new event, and the number of races lost.
 
     Raises:
         ValueError: For a forbidden transition. PermissionError: For a missing approval.
@@ -1453,7 +1489,7 @@ def commit_lifecycle_event(
                 "refusal": error[:2000],
             }
         if planned is None:
-            return {"event": None, "decision": decision, "events": log_events, "conflicts": conflicts}
+            return CommitOutcome(None, decision, log_events, conflicts)
         event = {
             **{k: v for k, v in dict(common).items() if v not in (None, "")},
             **planned,
@@ -1465,14 +1501,14 @@ def commit_lifecycle_event(
         if dry_run:
             planned_event = {**event, "seq": seq, "model_id": model_id, "model": str(model.get("name") or "")}
             log_events.append(planned_event)
-            return {"event": planned_event, "decision": decision, "events": log_events, "conflicts": conflicts}
+            return CommitOutcome(planned_event, decision, log_events, conflicts)
         stored = append_lifecycle_event(conn, model, seq, event)
         if stored is not None:
             log_events.append(stored)
             log.info("%s", describe_lifecycle_event(stored))
             if error:
                 raise (PermissionError if decision.get("error_type") == "approval" else ValueError)(error)
-            return {"event": stored, "decision": decision, "events": log_events, "conflicts": conflicts}
+            return CommitOutcome(stored, decision, log_events, conflicts)
         conflicts += 1
         newer = read_lifecycle_events(conn, model_id, after_seq=len(log_events))
         log.info(
@@ -1597,7 +1633,7 @@ def promote_model_version(
         resolved = resolve_model_reference(
             conn, reference, default_model=default_model, repair=not dry_run, with_artifact=False
         )
-        model, version = resolved["model"], resolved["version"]
+        model, version = resolved.model, resolved.version
     model_name = str(model.get("name") or "")
     model_id = str(model["id"])
     policy = lifecycle_policy(model)
@@ -1668,10 +1704,10 @@ def promote_model_version(
             if not dry_run and record_rejections:
                 sync_lifecycle_view(conn, model, events=events)  # the view includes the rejection event
             raise
-        conflicts += outcome["conflicts"]
-        holder_before = outcome["decision"].get("previous_holder") if stage_name == "production" else None
-        if outcome["event"] is not None:
-            appended.append(outcome["event"])
+        conflicts += outcome.conflicts
+        holder_before = outcome.decision.get("previous_holder") if stage_name == "production" else None
+        if outcome.event is not None:
+            appended.append(outcome.event)
     version = target_box["version"]
     assert version is not None
     for alias in drop_aliases:
@@ -1684,11 +1720,11 @@ def promote_model_version(
             dry_run=dry_run,
             max_attempts=max_attempts,
         )
-        conflicts += outcome["conflicts"]
+        conflicts += outcome.conflicts
         if holder_before is None and stage_name != "production":
-            holder_before = outcome["decision"].get("previous_holder")
-        if outcome["event"] is not None:
-            appended.append(outcome["event"])
+            holder_before = outcome.decision.get("previous_holder")
+        if outcome.event is not None:
+            appended.append(outcome.event)
     for alias in set_aliases:
         outcome = commit_lifecycle_event(
             conn,
@@ -1699,13 +1735,13 @@ def promote_model_version(
             dry_run=dry_run,
             max_attempts=max_attempts,
         )
-        conflicts += outcome["conflicts"]
+        conflicts += outcome.conflicts
         if holder_before is None and stage_name != "production":
-            previous = outcome["decision"].get("previous_holder")
+            previous = outcome.decision.get("previous_holder")
             if previous and previous.get("version_id") != str(version["id"]):
                 holder_before = previous
-        if outcome["event"] is not None:
-            appended.append(outcome["event"])
+        if outcome.event is not None:
+            appended.append(outcome.event)
     final_state = fold_lifecycle_events(events) if dry_run else sync_lifecycle_view(conn, model, events=events)["state"]
     vid = str(version["id"])
     vname = str(version.get("name") or vid)
@@ -1777,7 +1813,7 @@ def approve_model_version(
     resolved = resolve_model_reference(
         conn, reference, default_model=default_model, repair=not dry_run, with_artifact=False
     )
-    model, version = resolved["model"], resolved["version"]
+    model, version = resolved.model, resolved.version
     common = lifecycle_common_fields(approver, comment, evidence)
     vid = str(version["id"])
     events = read_lifecycle_events(conn, str(model["id"]))
@@ -1806,13 +1842,13 @@ def approve_model_version(
     )
     if not dry_run:
         sync_lifecycle_view(conn, model, events=events)
-    appended = [outcome["event"]] if outcome["event"] is not None else []
+    appended = [outcome.event] if outcome.event is not None else []
     return {
         "model": str(model.get("name") or ""),
         "model_id": str(model["id"]),
         "version": str(version.get("name") or vid),
         "version_id": vid,
-        "reference": resolved["reference"],
+        "reference": resolved.reference,
         "status": wanted,
         "previous_status": before.get("status") or "none",
         "approver": common["actor"],
@@ -1914,8 +1950,8 @@ def set_lifecycle_policy(
             },
             common,
         )
-        seq = int((outcome["event"] or {}).get("seq") or 0)
-        sync_lifecycle_view(conn, model, events=outcome["events"])
+        seq = int((outcome.event or {}).get("seq") or 0)
+        sync_lifecycle_view(conn, model, events=outcome.events)
     return {"model": model_name, "policy": policy, "previous": previous, "changed": changed, "event_seq": seq}
 
 
@@ -1967,7 +2003,7 @@ def record_lifecycle_event(
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", str(key)) or key in ("seq", "type", "model_id", "token"):
             raise ValueError(f"detail key {key!r} is not allowed: use lower-case letters, digits and '_'")
     resolved = resolve_model_reference(conn, reference, default_model=default_model, with_artifact=False)
-    model, version = resolved["model"], resolved["version"]
+    model, version = resolved.model, resolved.version
     event = {
         **extra,
         "type": kind,
@@ -1982,8 +2018,8 @@ def record_lifecycle_event(
         lambda state: {"event": dict(event), "error": ""},
         lifecycle_common_fields(actor, reason, evidence),
     )
-    sync_lifecycle_view(conn, model, events=outcome["events"])
-    return outcome["event"]
+    sync_lifecycle_view(conn, model, events=outcome.events)
+    return outcome.event
 
 
 def lifecycle_history(
