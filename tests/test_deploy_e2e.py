@@ -379,7 +379,7 @@ def test_kml_models_deployments_shows_where_and_when(
     registry: EmbeddedRegistry, model_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = _cli(["deployments", model_name, "--registry-url", registry.url, "--json"])
-    assert args.func(args) == 0
+    assert _run(args) == 0
     data = json.loads(capsys.readouterr().out)
     name = isvc_name(model_name)
     (service,) = data["services"]
@@ -392,7 +392,7 @@ def test_kml_models_deployments_shows_where_and_when(
         ("1.0.0", "deployed", True),
     ]
     args = _cli(["deployments", model_name, "--registry-url", registry.url])
-    assert args.func(args) == 0
+    assert _run(args) == 0
     table = capsys.readouterr().out
     assert f"{NS}/{name}" in table and "BlockedByFailedLoad" in table and "rollback" in table
 
@@ -425,7 +425,7 @@ def test_undeploy_marks_the_record_undeployed(
 ) -> None:
     name = isvc_name(model_name)
     args = _cli(["undeploy", model_name, "--registry-url", registry.url, "--reason", "retired"])
-    assert args.func(args) == 0
+    assert _run(args) == 0
     assert "deleted; registry record UNDEPLOYED" in capsys.readouterr().out
     assert cluster.store.find(NS, name) is None
     record = registry_record(registry, name)
@@ -446,10 +446,12 @@ def _gone(pid: int) -> bool:
 
 
 def _cli(argv: list[str]) -> Any:
-    import argparse
+    from kfp_model_lifecycle.cli.parsers import build_parser
 
-    from kfp_model_lifecycle.cli.deployments import add_deployment_commands
+    return build_parser().parse_args(["models", *argv])
 
-    parser = argparse.ArgumentParser(prog="kml models")
-    add_deployment_commands(parser.add_subparsers(dest="models_command", required=True))
-    return parser.parse_args(argv)
+
+def _run(args: Any) -> int:
+    from kfp_model_lifecycle.cli.main import resolve_handler
+
+    return resolve_handler(args.handler)(args)

@@ -738,18 +738,23 @@ def test_components_compile_and_validate_strictly(tmp_path: Path) -> None:
 
 
 def test_cli_commands_are_added_to_the_models_group() -> None:
-    import argparse
+    from kfp_model_lifecycle.cli.parsers import build_parser
 
-    from kfp_model_lifecycle.cli.deployments import add_deployment_commands
-
-    parser = argparse.ArgumentParser(prog="kml models")
-    sub = parser.add_subparsers(dest="models_command", required=True)
-    add_deployment_commands(sub)
-    args = parser.parse_args(["deployments", "iris", "--registry-url", "http://127.0.0.1:1", "--json"])
+    parser = build_parser()
+    args = parser.parse_args(["models", "deployments", "iris", "--registry-url", "http://127.0.0.1:1", "--json"])
     assert args.name == "iris" and args.json
     args = parser.parse_args(
-        ["rollback-deployment", "iris", "--namespace", "team-a", "--inference-service", "iris-v2", "--dry-run"]
+        [
+            "models",
+            "rollback-deployment",
+            "iris",
+            "--namespace",
+            "team-a",
+            "--inference-service",
+            "iris-v2",
+            "--dry-run",
+        ]
     )
     assert (args.namespace, args.inference_service, args.dry_run, args.timeout) == ("team-a", "iris-v2", True, 600)
-    args = parser.parse_args(["undeploy", "iris", "--kubeconfig", "/tmp/kc", "--reason", "retired"])
+    args = parser.parse_args(["models", "undeploy", "iris", "--kubeconfig", "/tmp/kc", "--reason", "retired"])
     assert args.kubeconfig == "/tmp/kc" and args.reason == "retired"

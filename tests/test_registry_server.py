@@ -29,7 +29,7 @@ import pytest
 from model_registry import ModelRegistry
 from mr_openapi.exceptions import UnauthorizedException
 
-from kfp_model_lifecycle.cli import build_parser
+from kfp_model_lifecycle.cli.parsers import build_parser
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 from kfp_model_lifecycle.local.registry.server import TOKEN_ENV, free_port, serve, wait_until_ready
 

@@ -1,5 +1,5 @@
 """The ``kml`` command line (tooling: it imports the package, the package never imports it)."""
 
-from kfp_model_lifecycle.cli.main import build_parser, main
+from kfp_model_lifecycle.cli.main import main
 
-__all__ = ["build_parser", "main"]
+__all__ = ["main"]

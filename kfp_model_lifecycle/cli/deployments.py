@@ -32,10 +32,11 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from kfp_model_lifecycle.cli.output import render_table
 from kfp_model_lifecycle.client import RegistryConnection
 from kfp_model_lifecycle.lineage.context import RunContext
 
-__all__ = ["add_deployment_commands", "model_deployments", "rollback_deployment", "undeploy"]
+__all__ = ["model_deployments", "rollback_deployment", "undeploy"]
 
 _ROLLOUT_COLUMNS = [
     ("time", "time (UTC)"),
@@ -236,8 +237,7 @@ def _progress(args: argparse.Namespace) -> Iterator[None]:
         log.propagate = saved[1]
 
 
-def _cmd_deployments(conn: RegistryConnection, args: argparse.Namespace) -> int:
-    from kfp_model_lifecycle.cli.models import render_table
+def cmd_deployments(conn: RegistryConnection, args: argparse.Namespace) -> int:
 
     data = model_deployments(conn, args.name)
     if args.json:
@@ -250,7 +250,7 @@ def _cmd_deployments(conn: RegistryConnection, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_rollback_deployment(conn: RegistryConnection, args: argparse.Namespace) -> int:
+def cmd_rollback_deployment(conn: RegistryConnection, args: argparse.Namespace) -> int:
     with _progress(args):
         result = rollback_deployment(
             conn,
@@ -280,7 +280,7 @@ def _cmd_rollback_deployment(conn: RegistryConnection, args: argparse.Namespace)
     return 0
 
 
-def _cmd_undeploy(conn: RegistryConnection, args: argparse.Namespace) -> int:
+def cmd_undeploy(conn: RegistryConnection, args: argparse.Namespace) -> int:
     with _progress(args):
         result = undeploy(
             conn,
@@ -311,80 +311,3 @@ def _json(data: Any) -> str:
     import json
 
     return json.dumps(data, indent=2, sort_keys=True, default=str)
-
-
-def _cluster_options(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group("cluster")
-    group.add_argument(
-        "--inference-service",
-        default="",
-        metavar="NAME",
-        help="the InferenceService (default: derived from the model name, as deploy_model does)",
-    )
-    group.add_argument(
-        "--namespace", default="", metavar="NS", help="its namespace (default: the kubeconfig context's namespace)"
-    )
-    group.add_argument(
-        "--kubeconfig",
-        default="",
-        metavar="FILE",
-        help="kubeconfig (default: $KUBECONFIG, else ~/.kube/config; `kml cluster up` writes one for the local"
-        " stand-in)",
-    )
-    group.add_argument("--context", default="", metavar="NAME", help="kubeconfig context (default: the current one)")
-    p.add_argument("--reason", default="", help="why (recorded in the audit trail)")
-    p.add_argument("--actor", default="", help="who (default: user:<login name>)")
-
-
-def add_deployment_commands(models_subparsers: Any) -> None:
-    """Add ``deployments``, ``rollback-deployment`` and ``undeploy`` to the ``kml models`` command group.
-
-    Args:
-        models_subparsers: The ``add_subparsers()`` object of the ``kml models`` parser.
-    """
-    from kfp_model_lifecycle.cli.models import _connection_options, _run
-
-    common = _connection_options()
-
-    p = models_subparsers.add_parser(
-        "deployments",
-        parents=[common],
-        help="where and when each version was deployed",
-        description=(
-            "Show where a model is deployed now (namespace/InferenceService, version, URL) and every rollout"
-            " recorded by deploy_model and rollback_deployment (time, version, outcome, canary, who), oldest first."
-            " Read from the Model Registry's serving records."
-        ),
-    )
-    p.add_argument("name", metavar="NAME", help="the registered model")
-    p.set_defaults(func=_run, action=_cmd_deployments)
-
-    p = models_subparsers.add_parser(
-        "rollback-deployment",
-        parents=[common],
-        help="redeploy the previously deployed version",
-        description=(
-            "Redeploy the version an InferenceService served before its current one (the newest earlier successful"
-            " rollout; versions already rolled back from are skipped), with the same safety as deploy_model: wait"
-            " until Ready, restore the current spec if it fails. Recorded in the registry and the audit trail."
-        ),
-    )
-    p.add_argument("name", metavar="NAME", help="the registered model")
-    _cluster_options(p)
-    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="rollout bound (default: 600)")
-    p.add_argument("--dry-run", action="store_true", help="show the version and manifest; change nothing")
-    p.set_defaults(func=_run, action=_cmd_rollback_deployment)
-
-    p = models_subparsers.add_parser(
-        "undeploy",
-        parents=[common],
-        help="delete a model's InferenceService (registry record UNDEPLOYED)",
-        description=(
-            "Delete the InferenceService, wait until it is gone, and record it: the registry's InferenceService"
-            " record becomes UNDEPLOYED, a rollout entry and an audit-trail entry are added."
-        ),
-    )
-    p.add_argument("name", metavar="NAME", help="the registered model")
-    _cluster_options(p)
-    p.add_argument("--timeout", type=float, default=120, metavar="SECONDS", help="bound for the deletion")
-    p.set_defaults(func=_run, action=_cmd_undeploy)

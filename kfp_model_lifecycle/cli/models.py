@@ -38,9 +38,11 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from kfp_model_lifecycle.cli import deployments
+from kfp_model_lifecycle.cli.output import print_json, render_table, short_value
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
 from kfp_model_lifecycle.lifecycle import core as lc
 
@@ -50,7 +52,6 @@ __all__ = [
     "model_history",
     "open_registry",
     "promote",
-    "register_models_commands",
     "repair",
     "rollback",
     "search_models",
@@ -771,55 +772,13 @@ def repair(conn: RegistryConnection, model_name: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]], *, max_width: int = 60) -> str:
-    """A plain-text table.
-
-    Args:
-        rows: The rows.
-        columns: ``(key, heading)`` pairs.
-        max_width: Longer cells are cut with ``...``.
-
-    Returns:
-        The table (heading, rule, rows), or ``(none)``.
-    """
-    if not rows:
-        return "(none)"
-
-    def text(value: Any) -> str:
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={_short(v)}" for k, v in value.items())
-        elif isinstance(value, (list, tuple)):
-            value = ", ".join(str(v) for v in value)
-        elif isinstance(value, bool):
-            value = "yes" if value else "no"
-        value = "" if value is None else str(value).replace("\n", " ")
-        return value if len(value) <= max_width else value[: max_width - 3] + "..."
-
-    cells = [[text(row.get(key)) for key, _ in columns] for row in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (_, h) in enumerate(columns)]
-    lines = ["  ".join(h.upper().ljust(w) for (_, h), w in zip(columns, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    return "\n".join(lines)
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
 def _print_mapping(title: str, data: Mapping[str, Any]) -> None:
     if not data:
         return
     print(f"\n{title}:")
     width = max(len(str(k)) for k in data)
     for key, value in data.items():
-        print(f"  {str(key).ljust(width)}  {_short(value) if not isinstance(value, dict) else json.dumps(value)}")
+        print(f"  {str(key).ljust(width)}  {short_value(value) if not isinstance(value, dict) else json.dumps(value)}")
 
 
 _VERSION_COLUMNS = [
@@ -905,35 +864,16 @@ def _print_change(result: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _connection_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    group = common.add_argument_group("registry connection")
-    group.add_argument(
-        "--registry-url",
-        default="",
-        metavar="URL",
-        help="Model Registry base URL with scheme and port (default: $KML_REGISTRY_URL), e.g. http://127.0.0.1:8080",
-    )
-    group.add_argument(
-        "--db",
-        default="",
-        metavar="FILE",
-        help="use an embedded registry on this SQLite file instead of a URL (started for the command)",
-    )
-    group.add_argument(
-        "--token-file",
-        default="",
-        metavar="FILE",
-        help=f"file holding the bearer token (default: ${TOKEN_ENV}; tokens are never accepted on the command line)",
-    )
-    group.add_argument("--ca-bundle", default="", metavar="PEM", help="CA bundle to verify the registry (https)")
-    group.add_argument("--insecure", action="store_true", help="do not verify the TLS certificate (testing only)")
-    common.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
-    common.add_argument("-v", "--verbose", action="store_true", help="log each registry interaction step")
-    return common
+def run_models_command(args: argparse.Namespace) -> int:
+    """Run a ``kml models`` command: open the registry, run the command, report errors in one line.
 
+    Args:
+        args: The parsed arguments (``models_command`` names the command).
 
-def _run(args: argparse.Namespace) -> int:
+    Returns:
+        The exit code.
+    """
+    action = _actions()[args.models_command]
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -948,7 +888,7 @@ def _run(args: argparse.Namespace) -> int:
             ca_bundle_path=args.ca_bundle,
             db=args.db,
         ) as conn:
-            return int(args.action(conn, args) or 0)
+            return int(action(conn, args) or 0)
     except BrokenPipeError:  # `kml models ... | head`
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -962,7 +902,7 @@ def _run(args: argparse.Namespace) -> int:
 def _cmd_list(conn: RegistryConnection, args: argparse.Namespace) -> int:
     rows = list_models(conn)
     if args.json:
-        _print_json(rows)
+        print_json(rows)
         return 0
     columns = [
         ("name", "model"),
@@ -980,7 +920,7 @@ def _cmd_list(conn: RegistryConnection, args: argparse.Namespace) -> int:
 def _cmd_search(conn: RegistryConnection, args: argparse.Namespace) -> int:
     rows = search_models(conn, args.query, model=args.model, models_only=args.models)
     if args.json:
-        _print_json(rows)
+        print_json(rows)
         return 0
     if args.models:
         print(render_table(rows, [("name", "model"), ("versions", "versions"), ("production", "production")]))
@@ -992,7 +932,7 @@ def _cmd_search(conn: RegistryConnection, args: argparse.Namespace) -> int:
 def _cmd_show(conn: RegistryConnection, args: argparse.Namespace) -> int:
     data = show_model(conn, args.reference)
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         _print_show(data)
     return 0
@@ -1001,7 +941,7 @@ def _cmd_show(conn: RegistryConnection, args: argparse.Namespace) -> int:
 def _cmd_history(conn: RegistryConnection, args: argparse.Namespace) -> int:
     rows = model_history(conn, args.name, version=args.version, event_type=args.type)
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
         print(render_table(rows, _EVENT_COLUMNS, max_width=80))
     return 0
@@ -1021,7 +961,7 @@ def _cmd_promote(conn: RegistryConnection, args: argparse.Namespace) -> int:
         demote_to=args.demote_to,
         require_approval=args.require_approval,
     )
-    _print_json(result) if args.json else _print_change(result)
+    print_json(result) if args.json else _print_change(result)
     return 0
 
 
@@ -1035,7 +975,7 @@ def _cmd_rollback(conn: RegistryConnection, args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         demote_to=args.demote_to,
     )
-    _print_json(result) if args.json else _print_change(result)
+    print_json(result) if args.json else _print_change(result)
     return 0
 
 
@@ -1049,7 +989,7 @@ def _cmd_approve(conn: RegistryConnection, args: argparse.Namespace) -> int:
         evidence_uri=args.evidence_uri,
         dry_run=args.dry_run,
     )
-    _print_json(result) if args.json else _print_change(result)
+    print_json(result) if args.json else _print_change(result)
     return 0
 
 
@@ -1077,7 +1017,7 @@ def _cmd_policy(conn: RegistryConnection, args: argparse.Namespace) -> int:
             "event_seq": result["event_seq"],
         }
     if args.json:
-        _print_json(data)
+        print_json(data)
         return 0
     policy = data["policy"]
     if "changed" in data:
@@ -1094,7 +1034,7 @@ def _cmd_policy(conn: RegistryConnection, args: argparse.Namespace) -> int:
 def _cmd_repair(conn: RegistryConnection, args: argparse.Namespace) -> int:
     result = repair(conn, args.name)
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         patched = result["patched_versions"]
         print(
@@ -1104,154 +1044,18 @@ def _cmd_repair(conn: RegistryConnection, args: argparse.Namespace) -> int:
     return 0
 
 
-def register_models_commands(commands: Any) -> argparse.ArgumentParser:
-    """Add ``kml models ...`` to the ``kml`` command's subparsers.
-
-    Args:
-        commands: The ``add_subparsers()`` object of ``kml``.
-
-    Returns:
-        The ``models`` parser.
-    """
-    stages = lc.lifecycle_conventions()["stages"]
-    common = _connection_options()
-    models = commands.add_parser(
-        "models",
-        help="list, search, show, promote, approve and roll back models in a Model Registry",
-        description=(
-            "The model lifecycle on a Kubeflow Model Registry: stages (development -> staging -> production ->"
-            " archived), aliases (NAME@champion), approvals and the audit trail, all stored in the registry. Model"
-            " references: NAME (its production version), NAME:VERSION, NAME@ALIAS, NAME@staging (newest in"
-            " staging), NAME@latest."
-        ),
-    )
-    sub = models.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
-
-    p = sub.add_parser("list", parents=[common], help="list all models", description="List all registered models.")
-    p.set_defaults(func=_run, action=_cmd_list)
-
-    p = sub.add_parser(
-        "search",
-        parents=[common],
-        help="find versions by criteria",
-        description=(
-            "Find model versions with the registry's filterQuery, e.g. 'accuracy > 0.9 AND stage = \"production\"'."
-            ' Helpers: stage = "..." (or IN), approval = "approved", alias = "champion" (or IN). Other names are'
-            " version fields (name, author, state...) or properties (metrics like accuracy, kfp_run_id...)."
-        ),
-    )
-    p.add_argument("query", nargs="?", default="", help="the query (default: everything)")
-    p.add_argument("--model", default="", metavar="NAME", help="only versions of this model")
-    p.add_argument("--models", action="store_true", help="search registered models instead (no helpers)")
-    p.set_defaults(func=_run, action=_cmd_search)
-
-    p = sub.add_parser(
-        "show",
-        parents=[common],
-        help="model or version details",
-        description=(
-            "NAME: the model with its versions, aliases, policy and recent history. NAME:VERSION, NAME@ALIAS,"
-            " NAME@production...: one version with metadata, metrics, lineage, stage, aliases, approval, history."
-        ),
-    )
-    p.add_argument("reference", metavar="NAME[:VERSION|@ALIAS]")
-    p.set_defaults(func=_run, action=_cmd_show)
-
-    p = sub.add_parser(
-        "history",
-        parents=[common],
-        help="the audit trail of a model",
-        description="Print every recorded transition of a model in order: who, when, from/to, why, evidence.",
-    )
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--version", default="", help="only events about this version name")
-    p.add_argument("--type", default="", choices=["", *lc.lifecycle_conventions()["event_types"]], help="event type")
-    p.set_defaults(func=_run, action=_cmd_history)
-
-    p = sub.add_parser(
-        "promote",
-        parents=[common],
-        help="move a version to a stage and/or set aliases",
-        description=(
-            "Move a version to a stage and/or point aliases at it. Promoting to production demotes the previous"
-            " production version. Fails when the transition is not allowed or an approval is missing."
-        ),
-    )
-    p.add_argument("reference", metavar="NAME:VERSION|NAME@ALIAS")
-    p.add_argument("--stage", default="", choices=["", *stages], help="target stage")
-    p.add_argument("--alias", action="append", default=[], metavar="ALIAS", help="set this alias (repeatable)")
-    p.add_argument("--remove-alias", action="append", default=[], metavar="ALIAS", help="remove this alias")
-    p.add_argument("--demote-to", default="", choices=["", "development", "staging", "archived"])
-    p.add_argument("--require-approval", action="store_true", help="require approval for this promotion")
-    _action_options(p)
-    p.set_defaults(func=_run, action=_cmd_promote)
-
-    p = sub.add_parser(
-        "rollback",
-        parents=[common],
-        help="re-promote the previous production version",
-        description=(
-            "Re-promote the previous production version from the audit trail, demoting the current one. Repeated"
-            " rollbacks walk further back (versions rolled back from are skipped)."
-        ),
-    )
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--demote-to", default="", choices=["", "development", "staging", "archived"])
-    _action_options(p)
-    p.set_defaults(func=_run, action=_cmd_rollback)
-
-    p = sub.add_parser(
-        "approve",
-        parents=[common],
-        help="approve (or reject) a version for production",
-        description="Record an approval decision for a version; needed for production when the model requires it.",
-    )
-    p.add_argument("reference", metavar="NAME:VERSION|NAME@ALIAS")
-    p.add_argument("--status", default="approved", choices=lc.lifecycle_conventions()["approval_statuses"])
-    p.add_argument("--comment", default="", help="why (required for --status rejected)")
-    p.add_argument("--approver", default="", help="who decides (default: user:<login name>)")
-    p.add_argument("--evidence-uri", default="", metavar="URI", help="review, ticket or report URI")
-    p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
-    p.set_defaults(func=_run, action=_cmd_approve)
-
-    p = sub.add_parser(
-        "policy",
-        parents=[common],
-        help="show or set a model's lifecycle policy",
-        description="Show the policy, or set approval requirement, allowed transitions and the demotion stage.",
-    )
-    p.add_argument("name", metavar="NAME")
-    flag = p.add_mutually_exclusive_group()
-    flag.add_argument("--require-approval", dest="require_approval", action="store_true", default=None)
-    flag.add_argument("--no-require-approval", dest="require_approval", action="store_false")
-    p.add_argument(
-        "--transitions",
-        default=None,
-        metavar="JSON|default",
-        help='allowed transitions, e.g. \'{"development": ["staging"], "staging": ["production"]}\'',
-    )
-    p.add_argument("--demote-to", default=None, choices=["", "development", "staging", "archived"])
-    p.add_argument("--actor", default="", help="who (default: user:<login name>)")
-    p.add_argument("--reason", default="", help="why")
-    p.set_defaults(func=_run, action=_cmd_policy)
-
-    p = sub.add_parser(
-        "repair",
-        parents=[common],
-        help="rewrite the lifecycle properties from the audit trail",
-        description="Rewrite stages, aliases, approvals and labels of a model's versions from its audit trail.",
-    )
-    p.add_argument("name", metavar="NAME")
-    p.set_defaults(func=_run, action=_cmd_repair)
-
-    from kfp_model_lifecycle.cli.deployments import add_deployment_commands  # deployments.py imports this module
-
-    add_deployment_commands(sub)
-    return models
-
-
-def _action_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--reason", default="", help="why (recorded in the audit trail)")
-    p.add_argument("--evidence-uri", default="", metavar="URI", help="comparison report or other evidence URI")
-    p.add_argument("--actor", default="", help="who (default: user:<login name>)")
-    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+def _actions() -> dict[str, Callable[[RegistryConnection, argparse.Namespace], int]]:
+    return {
+        "list": _cmd_list,
+        "search": _cmd_search,
+        "show": _cmd_show,
+        "history": _cmd_history,
+        "promote": _cmd_promote,
+        "rollback": _cmd_rollback,
+        "approve": _cmd_approve,
+        "policy": _cmd_policy,
+        "repair": _cmd_repair,
+        "deployments": deployments.cmd_deployments,
+        "rollback-deployment": deployments.cmd_rollback_deployment,
+        "undeploy": deployments.cmd_undeploy,
+    }
