@@ -168,3 +168,17 @@ def test_committed_component_runs_in_a_clean_venv_from_a_package_index(
     assert properties["kfp_run_id"]["string_value"] == "run-from-index"
     n_estimators = properties["hp_n_estimators"]  # KFP passes dict values through JSON: int or double
     assert float(n_estimators.get("int_value") or n_estimators.get("double_value")) == 10
+
+
+def test_release_workflow_publishes_the_package_and_the_image_at_the_tagged_version() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
+    assert workflow[True]["push"]["tags"] == ["v*"]  # YAML 1.1 reads the key `on` as True
+    jobs = workflow["jobs"]
+    check = "\n".join(step.get("run", "") for step in jobs["check"]["steps"])
+    assert "kfp_model_lifecycle/__init__.py" in check and "GITHUB_REF_NAME" in check and "make test" in check
+    assert any(step.get("run") == "make dist" for step in jobs["dist"]["steps"])
+    assert any("pypi-publish" in step.get("uses", "") for step in jobs["pypi"]["steps"])
+    build = "\n".join(step.get("run", "") for step in jobs["runtime-image"]["steps"])
+    assert "runtime-image/Dockerfile" in build and 'KML_VERSION="${version}"' in build and "docker push" in build
