@@ -29,8 +29,8 @@ from kfp_model_lifecycle.client import connect_model_registry
 from kfp_model_lifecycle.components.register_model import register_model
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 from kfp_model_lifecycle.local.registry.server import free_port
-from kfp_model_lifecycle.registration import core as registration
-from kfp_model_lifecycle.registration.core import run_register_model
+from kfp_model_lifecycle.registration import writes
+from kfp_model_lifecycle.registration.run import RegistrationResult, run_register_model
 
 # -- helpers ------------------------------------------------------------------------------------------------
 
@@ -376,7 +376,7 @@ def test_half_written_version_is_completed_on_rerun(
     def crash(*args: Any, **kwargs: Any) -> None:
         raise ConnectionResetError("pod killed before the artifacts were written")
 
-    monkeypatch.setattr(registration, "ensure_version_artifacts", crash)
+    monkeypatch.setattr(writes, "ensure_version_artifacts", crash)
     with pytest.raises(ConnectionResetError):
         _register(registry.url, inputs, name, **lineage)
     model = _get(registry, "/registered_model", name=name)
@@ -418,16 +418,16 @@ def test_parallel_automatic_bumps_never_reuse_a_version(
 ) -> None:
     name = f"parallel-{unique}"
 
-    def register(i: int) -> dict[str, Any]:
+    def register(i: int) -> RegistrationResult:
         return run_register_model(
             model_uri=f"s3://models/{name}/{i}", model_name=name, run_id=f"run-{i}", registry_url=registry.url
         )
 
     results = _run_threads(8, register)
-    versions = sorted((r["version_name"] for r in results), key=lambda v: tuple(map(int, v.split("."))))
+    versions = sorted((r.version_name for r in results), key=lambda v: tuple(map(int, v.split("."))))
     assert versions == [f"1.0.{i}" for i in range(8)]
-    assert len({r["version_id"] for r in results}) == 8
-    assert len(_versions(registry, results[0]["model_id"])) == 8
+    assert len({r.version_id for r in results}) == 8
+    assert len(_versions(registry, results[0].model_id)) == 8
 
 
 def test_parallel_duplicates_of_one_task_create_one_version(
@@ -435,16 +435,16 @@ def test_parallel_duplicates_of_one_task_create_one_version(
 ) -> None:
     name = f"dupes-{unique}"
 
-    def register(i: int) -> dict[str, Any]:
+    def register(i: int) -> RegistrationResult:
         return run_register_model(
             model_uri="s3://models/same", model_name=name, run_id="one-run", task_name="t", registry_url=registry.url
         )
 
     results = _run_threads(4, register)
-    assert len({r["version_id"] for r in results}) == 1
-    assert sum(not r["reused"] for r in results) == 1
-    assert len(_versions(registry, results[0]["model_id"])) == 1
-    assert set(_artifacts(registry, results[0]["version_id"])) == {name}
+    assert len({r.version_id for r in results}) == 1
+    assert sum(not r.reused for r in results) == 1
+    assert len(_versions(registry, results[0].model_id)) == 1
+    assert set(_artifacts(registry, results[0].version_id)) == {name}
 
 
 # -- retries ------------------------------------------------------------------------------------------------

@@ -22,22 +22,33 @@ from kfp_model_lifecycle.client import (
     resolve_registry_token,
     resolve_registry_url,
 )
-from kfp_model_lifecycle.lineage import sources as lineage
 from kfp_model_lifecycle.lineage.context import RunContext, build_run_url, collect_run_context, is_missing_value
-from kfp_model_lifecycle.lineage.sources import find_code_version, find_training_image, sha256_of_path
-from kfp_model_lifecycle.registration import core as registration
-from kfp_model_lifecycle.registration.core import (
+from kfp_model_lifecycle.lineage.sources import (
+    DatasetInput,
+    DatasetRecord,
+    describe_dataset_input,
+    find_code_version,
+    find_training_image,
+    sha256_of_path,
+)
+from kfp_model_lifecycle.registration.artifacts import (
+    ArtifactStorage,
+    ModelFormat,
     build_dataset_artifacts,
     build_model_artifact,
-    build_version_properties,
-    check_registry_name,
+)
+from kfp_model_lifecycle.registration.names import check_registry_name
+from kfp_model_lifecycle.registration.output import registered_model_output, write_json_atomically
+from kfp_model_lifecycle.registration.properties import build_version_properties, to_metadata_value
+from kfp_model_lifecycle.registration.run import run_register_model
+from kfp_model_lifecycle.registration.versions import (
+    SemVerBump,
+    VersionRequest,
     next_semver,
     parse_semver,
     parse_version_request,
-    registered_model_output,
-    registration_key,
-    to_metadata_value,
 )
+from kfp_model_lifecycle.registration.writes import RegisteredVersion, registration_key
 
 # -- registry URL, token, retry policy ----------------------------------------------------------------------
 
@@ -381,8 +392,11 @@ def test_sha256_of_file_and_directory(tmp_path: Path) -> None:
     assert first == sha256_of_path(str(d))
     (d / "sub" / "a.txt").rename(d / "sub" / "c.txt")
     assert sha256_of_path(str(d)) != first
-    info = lineage.describe_dataset_input("train", "", "s3://b/x", str(tmp_path / "missing"), None)
-    assert info["sha256"] == "" and "not readable" in info["problem"] and info["name"] == "train"
+    info = describe_dataset_input(DatasetInput("train", "", "s3://b/x", str(tmp_path / "missing")))
+    assert info.sha256 == "" and "not readable" in info.problem and info.name == "train"
+    info = describe_dataset_input(DatasetInput("", uri="s3://b/y", path=str(f)))
+    assert (info.role, info.name, info.sha256, info.problem) == ("data", "data", sha256_of_path(str(f)), "")
+    assert describe_dataset_input(DatasetInput("eval", "e", "s3://b/z")).problem == "no local path"
 
 
 def test_build_run_url() -> None:
@@ -406,9 +420,9 @@ def test_check_registry_name() -> None:
 
 
 def test_versions_and_semver_bumps() -> None:
-    assert parse_version_request("") == ("bump", "patch")
-    assert parse_version_request("MINOR") == ("bump", "minor")
-    assert parse_version_request("v2-candidate") == ("name", "v2-candidate")
+    assert parse_version_request("") == VersionRequest(bump=SemVerBump.PATCH)
+    assert parse_version_request("MINOR") == VersionRequest(bump=SemVerBump.MINOR)
+    assert parse_version_request("v2-candidate") == VersionRequest(name="v2-candidate")
     assert parse_semver("1.2.3") == (1, 2, 3)
     assert parse_semver("1.2") is None and parse_semver("1.2.3-rc1") is None and parse_semver("01.2.3") is None
     assert next_semver([], "major") == "1.0.0"
@@ -440,7 +454,10 @@ def test_to_metadata_value(value: object, expected: dict | None) -> None:
 
 def test_build_version_properties_keys_types_and_precedence() -> None:
     context = RunContext(run_id="r", run_name="n", pipeline_name="p", namespace="ns", task_name="t", run_url="")
-    datasets = [{"role": "train", "uri": "s3://d/train", "sha256": "ab" * 32}, {"role": "eval", "uri": "s3://d/e"}]
+    datasets = [
+        DatasetRecord("train", "train", "s3://d/train", sha256="ab" * 32),
+        DatasetRecord("eval", "eval", "s3://d/e"),
+    ]
     props, notes = build_version_properties(
         context,
         model_uri="s3://m/model",
@@ -481,7 +498,7 @@ def test_build_version_properties_keys_types_and_precedence() -> None:
 
 def test_model_and_dataset_artifacts() -> None:
     context = RunContext(run_id="r1", run_name="run one", namespace="ns")
-    art = build_model_artifact("iris", "s3://b/m", context, model_format_name="sklearn", storage_key="aws")
+    art = build_model_artifact("iris", "s3://b/m", context, ModelFormat(name="sklearn"), ArtifactStorage(key="aws"))
     assert art == {
         "artifactType": "model-artifact",
         "name": "iris",
@@ -497,7 +514,7 @@ def test_model_and_dataset_artifacts() -> None:
     }
     assert "modelSourceId" not in build_model_artifact("iris", "s3://b/m", RunContext())
     bodies = build_dataset_artifacts(
-        [{"role": "train", "name": "out", "uri": "s3://d", "sha256": "cd"}, {"role": "eval", "uri": ""}]
+        [DatasetRecord("train", "out", "s3://d", sha256="cd"), DatasetRecord("eval", "", "")]
     )
     assert len(bodies) == 1 and bodies[0]["name"] == "train-dataset" and bodies[0]["digest"] == "sha256:cd"
     assert bodies[0]["customProperties"]["kfp_artifact_name"]["string_value"] == "out"
@@ -512,9 +529,10 @@ def test_registration_key() -> None:
 
 
 def test_registered_model_output_convention() -> None:
-    meta = registered_model_output(
-        {"model_name": "iris", "model_id": "1", "version_name": "1.0.0", "version_id": "2"}, "http://mr:8080", "s3://m"
+    registered = RegisteredVersion(
+        "1", "iris", "2", "1.0.0", model_artifact_id="3", dataset_artifact_ids=(), reused=False
     )
+    meta = registered_model_output(registered, "http://mr:8080", "s3://m")
     assert meta["registered_models"] == [
         {
             "modelName": "iris",
@@ -524,26 +542,28 @@ def test_registered_model_output_convention() -> None:
             "modelRegistryURL": "http://mr:8080",
         }
     ]
-    assert meta["storage_uri"] == "model-registry://iris/1.0.0"
+    assert meta["storage_uri"] == "model-registry://iris/1.0.0" and "model_format_name" not in meta
+    meta = registered_model_output(registered, "http://mr:8080", "s3://m", ModelFormat("sklearn", "1"))
+    assert (meta["model_format_name"], meta["model_format_version"]) == ("sklearn", "1")
 
 
 def test_write_json_atomically_leaves_no_partial_file(tmp_path: Path) -> None:
     target = tmp_path / "out" / "pointer.json"
-    registration.write_json_atomically(str(target), {"a": 1})
+    write_json_atomically(str(target), {"a": 1})
     assert json.loads(target.read_text()) == {"a": 1}
     with pytest.raises(TypeError):
-        registration.write_json_atomically(str(target), {"a": object()})
+        write_json_atomically(str(target), {"a": object()})
     assert json.loads(target.read_text()) == {"a": 1}
     assert [p.name for p in target.parent.iterdir()] == ["pointer.json"]
 
 
 def test_invalid_inputs_fail_before_any_network_call() -> None:
     with pytest.raises(ValueError, match="contains '/'"):
-        registration.run_register_model(model_uri="s3://m", model_name="a/b", registry_url="http://127.0.0.1:1")
+        run_register_model(model_uri="s3://m", model_name="a/b", registry_url="http://127.0.0.1:1")
     with pytest.raises(ValueError, match="version 'x/y' contains '/'"):
-        registration.run_register_model(model_uri="s3://m", model_name="ab", version="x/y", registry_url="http://h:1")
+        run_register_model(model_uri="s3://m", model_name="ab", version="x/y", registry_url="http://h:1")
     with pytest.raises(ValueError, match="has no URI"):
-        registration.run_register_model(model_uri="", model_name="ab", registry_url="http://127.0.0.1:1")
+        run_register_model(model_uri="", model_name="ab", registry_url="http://127.0.0.1:1")
 
 
 def test_readme_documents_every_input_and_output() -> None:

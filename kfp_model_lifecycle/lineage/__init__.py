@@ -2,6 +2,8 @@
 
 from kfp_model_lifecycle.lineage.context import RunContext, build_run_url, collect_run_context, is_missing_value
 from kfp_model_lifecycle.lineage.sources import (
+    DatasetInput,
+    DatasetRecord,
     describe_dataset_input,
     find_code_version,
     find_training_image,
@@ -9,6 +11,8 @@ from kfp_model_lifecycle.lineage.sources import (
 )
 
 __all__ = [
+    "DatasetInput",
+    "DatasetRecord",
     "RunContext",
     "build_run_url",
     "collect_run_context",

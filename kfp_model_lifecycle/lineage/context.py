@@ -29,6 +29,7 @@ from kfp_model_lifecycle.lineage.kubernetes import (
     SA_CA_PATH,
     SA_NAMESPACE_PATH,
     SA_TOKEN_PATH,
+    PodLineage,
     read_kfp_pod_lineage,
     read_service_account_namespace,
 )
@@ -152,37 +153,54 @@ def collect_run_context(
     """
     env = os.environ if env is None else env
     context = RunContext()
-    given = {"run_id": run_id, "run_name": run_name, "pipeline_name": pipeline_name, "task_name": task_name}
-    given["namespace"] = namespace
-    for name, env_name in RUN_FIELDS:
-        if not is_missing_value(given[name]):
-            _set(context, name, given[name], f"the {name} input")
-        elif not is_missing_value(env.get(env_name)):
-            _set(context, name, env.get(env_name), f"the environment variable {env_name}")
+    given = {
+        "run_id": run_id,
+        "run_name": run_name,
+        "pipeline_name": pipeline_name,
+        "task_name": task_name,
+        "namespace": namespace,
+    }
+    _add_inputs_and_environment(context, given, env)
     if not context.namespace:
         found_namespace = read_service_account_namespace(sa_namespace_path)
         if found_namespace:
             _set(context, "namespace", found_namespace, "the service-account namespace file")
     if query_kubernetes and (not context.run_id or not context.run_name):
-        found, notes = read_kfp_pod_lineage(
+        pod = read_kfp_pod_lineage(
             context.namespace, env=env, api_url=k8s_api_url, token_path=k8s_token_path, ca_path=k8s_ca_path
         )
-        context.notes.extend(notes)
-        for name in ("run_id", "run_name"):
-            if not context.value(name) and found.get(name):
-                _set(context, name, found[name], "the pod's labels/annotations (Kubernetes API)")
+        _add_pod_lineage(context, pod)
     _add_run_url(context, kfp_ui_url, env)
-    for name, hint in MISSING_HINTS.items():
-        if not context.value(name):
-            context.missing[name] = hint
-    if not context.run_url:
-        context.missing["run_url"] = RUN_URL_HINT if context.run_id else "needs the run id"
+    _add_missing_hints(context)
     return context
 
 
 def _set(context: RunContext, name: str, value: Any, source: str) -> None:
     setattr(context, name, str(value).strip())
     context.sources[name] = source
+
+
+def _add_inputs_and_environment(context: RunContext, given: Mapping[str, str], env: Mapping[str, str]) -> None:
+    for name, env_name in RUN_FIELDS:
+        if not is_missing_value(given[name]):
+            _set(context, name, given[name], f"the {name} input")
+        elif not is_missing_value(env.get(env_name)):
+            _set(context, name, env.get(env_name), f"the environment variable {env_name}")
+
+
+def _add_pod_lineage(context: RunContext, pod: PodLineage) -> None:
+    context.notes.extend(pod.notes)
+    for name in ("run_id", "run_name"):
+        if not context.value(name) and getattr(pod, name):
+            _set(context, name, getattr(pod, name), "the pod's labels/annotations (Kubernetes API)")
+
+
+def _add_missing_hints(context: RunContext) -> None:
+    for name, hint in MISSING_HINTS.items():
+        if not context.value(name):
+            context.missing[name] = hint
+    if not context.run_url:
+        context.missing["run_url"] = RUN_URL_HINT if context.run_id else "needs the run id"
 
 
 def _add_run_url(context: RunContext, kfp_ui_url: str, env: Mapping[str, str]) -> None:

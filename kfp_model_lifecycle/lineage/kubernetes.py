@@ -6,13 +6,15 @@ dependency. Every lookup is best effort: what cannot be read is returned as a no
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -38,6 +40,21 @@ def read_service_account_namespace(path: str = SA_NAMESPACE_PATH) -> str:
             return handle.read().strip()
     except OSError:
         return ""
+
+
+@dataclass(frozen=True)
+class PodLineage:
+    """What the pod's Kubernetes objects tell about its KFP run.
+
+    Attributes:
+        run_id: From the pod label ``pipeline/runid`` ("" when not found).
+        run_name: From the annotation ``pipelines.kubeflow.org/run_name`` of the pod or its Argo workflow.
+        notes: What could not be read, and why.
+    """
+
+    run_id: str = ""
+    run_name: str = ""
+    notes: tuple[str, ...] = ()
 
 
 def kubernetes_api_get(
@@ -69,17 +86,10 @@ def kubernetes_api_get(
         LookupError: 404, or no API server address known.
         ConnectionError: Other failures (after retries for transient ones).
     """
-    env = os.environ if env is None else env
-    if not api_url:
-        host = (env.get("KUBERNETES_SERVICE_HOST") or "").strip()
-        port = (env.get("KUBERNETES_SERVICE_PORT") or "443").strip()
-        if not host:
-            raise LookupError("not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set)")
-        api_url = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
-    if not api_url.startswith(("https://", "http://")):
-        raise LookupError(f"Kubernetes API URL {api_url!r} is not http(s)")
-    url = api_url.rstrip("/") + api_path
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - http(s) checked
+    api_url = _api_server_url(api_url, os.environ if env is None else env)
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked by _api_server_url
+        api_url.rstrip("/") + api_path, headers={"Accept": "application/json"}
+    )
     if token_path and os.path.isfile(token_path):
         with open(token_path, encoding="utf-8") as handle:
             request.add_header("Authorization", "Bearer " + handle.read().strip())
@@ -92,12 +102,7 @@ def kubernetes_api_get(
             with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
                 return json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
-            if exc.code in (401, 403):
-                raise PermissionError(
-                    f"Kubernetes API {api_path}: HTTP {exc.code}; the pod's service account may not read this object"
-                ) from None
-            if exc.code == 404:
-                raise LookupError(f"Kubernetes API {api_path}: not found") from None
+            _raise_if_permanent(exc, api_path)
             last_error = f"HTTP {exc.code}"
             if exc.code != 429 and exc.code < 500:
                 break
@@ -108,6 +113,29 @@ def kubernetes_api_get(
     raise ConnectionError(f"Kubernetes API {api_path}: {last_error}")
 
 
+def _api_server_url(api_url: str, env: Mapping[str, str]) -> str:
+    """The API server's base URL: ``api_url``, else the in-cluster address from the environment."""
+    if not api_url:
+        host = (env.get("KUBERNETES_SERVICE_HOST") or "").strip()
+        port = (env.get("KUBERNETES_SERVICE_PORT") or "443").strip()
+        if not host:
+            raise LookupError("not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set)")
+        api_url = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    if not api_url.startswith(("https://", "http://")):
+        raise LookupError(f"Kubernetes API URL {api_url!r} is not http(s)")
+    return api_url
+
+
+def _raise_if_permanent(exc: urllib.error.HTTPError, api_path: str) -> None:
+    """Raise the error for an answer that no retry changes: refused access (401/403) or not found (404)."""
+    if exc.code in (401, 403):
+        raise PermissionError(
+            f"Kubernetes API {api_path}: HTTP {exc.code}; the pod's service account may not read this object"
+        ) from None
+    if exc.code == 404:
+        raise LookupError(f"Kubernetes API {api_path}: not found") from None
+
+
 def read_kfp_pod_lineage(
     namespace: str,
     *,
@@ -115,7 +143,7 @@ def read_kfp_pod_lineage(
     api_url: str = "",
     token_path: str = SA_TOKEN_PATH,
     ca_path: str = SA_CA_PATH,
-) -> tuple[dict[str, str], list[str]]:
+) -> PodLineage:
     """Run id and run name of the KFP run this pod belongs to, read from Kubernetes.
 
     The KFP backend labels every pod of a run with ``pipeline/runid`` and annotates the Argo workflow (and
@@ -129,44 +157,44 @@ def read_kfp_pod_lineage(
         ca_path: API server CA bundle.
 
     Returns:
-        ``({"run_id": ..., "run_name": ...} with what was found, [notes on what could not be read])``.
+        What was found, with notes on what could not be read.
     """
     env = os.environ if env is None else env
-    found: dict[str, str] = {}
-    notes: list[str] = []
     pod_name = (env.get("KFP_POD_NAME") or "").strip()
     if not pod_name:
-        return found, ["KFP_POD_NAME is not set (not a KFP pod), so pod labels were not read"]
+        return PodLineage(notes=("KFP_POD_NAME is not set (not a KFP pod), so pod labels were not read",))
     if not namespace:
-        return found, ["the namespace is unknown, so pod labels were not read"]
-    kwargs: dict[str, Any] = {"api_url": api_url, "token_path": token_path, "ca_path": ca_path, "env": env}
+        return PodLineage(notes=("the namespace is unknown, so pod labels were not read",))
+    get = functools.partial(kubernetes_api_get, api_url=api_url, token_path=token_path, ca_path=ca_path, env=env)
     try:
-        pod = kubernetes_api_get(f"/api/v1/namespaces/{namespace}/pods/{pod_name}", **kwargs)
+        pod = get(f"/api/v1/namespaces/{namespace}/pods/{pod_name}")
     except PermissionError:
-        return found, [
-            f"the service account may not 'get' pods in {namespace}, so the run id could not be read from the pod's"
-            " labels (grant it, or pass the run placeholders -- register_model_with_lineage does)"
-        ]
+        return PodLineage(
+            notes=(
+                f"the service account may not 'get' pods in {namespace}, so the run id could not be read from the"
+                " pod's labels (grant it, or pass the run placeholders -- register_model_with_lineage does)",
+            )
+        )
     except (LookupError, ConnectionError) as exc:
-        return found, [f"could not read pod {pod_name}: {exc}"]
+        return PodLineage(notes=(f"could not read pod {pod_name}: {exc}",))
     metadata = pod.get("metadata") or {}
     labels = metadata.get("labels") or {}
-    annotations = metadata.get("annotations") or {}
-    if labels.get(RUN_ID_LABEL):
-        found["run_id"] = str(labels[RUN_ID_LABEL])
-    else:
-        notes.append(f"pod {pod_name} has no pipeline/runid label")
-    if annotations.get(RUN_NAME_ANNOTATION):
-        found["run_name"] = str(annotations[RUN_NAME_ANNOTATION])
+    run_id = str(labels.get(RUN_ID_LABEL) or "")
+    notes = [] if run_id else [f"pod {pod_name} has no pipeline/runid label"]
+    run_name = str((metadata.get("annotations") or {}).get(RUN_NAME_ANNOTATION) or "")
     workflow = labels.get(WORKFLOW_LABEL)
-    if "run_name" not in found and workflow:
-        try:
-            wf = kubernetes_api_get(f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/workflows/{workflow}", **kwargs)
-            run_name = ((wf.get("metadata") or {}).get("annotations") or {}).get(RUN_NAME_ANNOTATION)
-            if run_name:
-                found["run_name"] = str(run_name)
-        except PermissionError:
-            notes.append(f"the service account may not 'get' Argo workflows in {namespace}, so no run name from it")
-        except (LookupError, ConnectionError) as exc:
-            notes.append(f"could not read workflow {workflow}: {exc}")
-    return found, notes
+    if not run_name and workflow:
+        run_name, note = _read_workflow_run_name(get, namespace, str(workflow))
+        notes += [note] if note else []
+    return PodLineage(run_id=run_id, run_name=run_name, notes=tuple(notes))
+
+
+def _read_workflow_run_name(get: Callable[[str], dict[str, Any]], namespace: str, workflow: str) -> tuple[str, str]:
+    """The run name annotated on the pod's Argo workflow: ``(run name or "", note on a failed lookup or "")``."""
+    try:
+        wf = get(f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/workflows/{workflow}")
+    except PermissionError:
+        return "", f"the service account may not 'get' Argo workflows in {namespace}, so no run name from it"
+    except (LookupError, ConnectionError) as exc:
+        return "", f"could not read workflow {workflow}: {exc}"
+    return str(((wf.get("metadata") or {}).get("annotations") or {}).get(RUN_NAME_ANNOTATION) or ""), ""

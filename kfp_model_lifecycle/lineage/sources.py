@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kfp_model_lifecycle.lineage.context import is_missing_value
@@ -32,6 +33,42 @@ CODE_VERSION_ENV_VARS = (
 TRAINING_IMAGE_METADATA_KEYS = ("training_image", "image")
 TRAINING_IMAGE_ENV = "KML_TRAINING_IMAGE"
 CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset input of a component, as KFP hands it to the pod.
+
+    Attributes:
+        role: Which input it came from, e.g. ``train`` ("" is recorded as ``data``).
+        name: The KFP artifact name.
+        uri: The artifact URI (object-store URI in a cluster).
+        path: The local path the launcher made it available at ("" when not available).
+    """
+
+    role: str
+    name: str = ""
+    uri: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """What is recorded of a dataset: its role, where it is, and the digest of its content.
+
+    Attributes:
+        role: e.g. ``train``.
+        name: The KFP artifact name (the role when the artifact has none).
+        uri: The artifact URI ("" when unknown).
+        sha256: Hex digest of the content ("" when it could not be read).
+        problem: Why there is no digest ("" when there is one).
+    """
+
+    role: str
+    name: str
+    uri: str
+    sha256: str = ""
+    problem: str = ""
 
 
 def find_code_version(
@@ -126,25 +163,20 @@ def sha256_of_path(path: str) -> str:
     return digest.hexdigest()
 
 
-def describe_dataset_input(role: str, name: str, uri: str, path: str, metadata: Mapping[str, Any] | None) -> dict:
+def describe_dataset_input(dataset: DatasetInput) -> DatasetRecord:
     """URI and content digest of one dataset input.
 
     Args:
-        role: Which input it came from, e.g. ``train``.
-        name: The KFP artifact name.
-        uri: The artifact URI (object-store URI in a cluster).
-        path: The local path the launcher made it available at.
-        metadata: The artifact's metadata.
+        dataset: The dataset input as the component received it.
 
     Returns:
-        ``role``, ``name``, ``uri``, ``sha256`` ("" when unreadable), ``problem`` (why no digest, or "").
+        The record; its ``sha256`` is "" (and ``problem`` says why) when the content could not be read.
     """
-    info = {"role": role, "name": name or role, "uri": uri or "", "sha256": "", "problem": ""}
-    if not path:
-        info["problem"] = "no local path"
-        return info
+    role = dataset.role or "data"
+    record = DatasetRecord(role=role, name=dataset.name or role, uri=dataset.uri or "")
+    if not dataset.path:
+        return replace(record, problem="no local path")
     try:
-        info["sha256"] = sha256_of_path(path)
+        return replace(record, sha256=sha256_of_path(dataset.path))
     except OSError as exc:
-        info["problem"] = f"content not readable at {path} ({exc.strerror or exc})"
-    return info
+        return replace(record, problem=f"content not readable at {dataset.path} ({exc.strerror or exc})")

@@ -11,10 +11,9 @@ from typing import Any, NamedTuple
 
 from kfp.dsl import Dataset, Metrics, Model
 
+from kfp_model_lifecycle.lineage.sources import DatasetInput
 from kfp_model_lifecycle.log import component_log
-from kfp_model_lifecycle.registration.core import run_register_model
-
-DATASET_ROLES = ("train", "eval", "test")
+from kfp_model_lifecycle.registration.run import run_register_model
 
 
 class RegisterModelOutputs(NamedTuple):
@@ -25,12 +24,8 @@ class RegisterModelOutputs(NamedTuple):
     version_name: str
 
 
-def _dataset_inputs(**datasets: Dataset | None) -> list[dict[str, Any]]:
-    return [
-        {"role": role, "name": d.name, "uri": d.uri, "path": d.path, "metadata": dict(d.metadata or {})}
-        for role, d in datasets.items()
-        if d is not None
-    ]
+def _dataset_inputs(**datasets: Dataset | None) -> list[DatasetInput]:
+    return [DatasetInput(role, d.name, d.uri, d.path) for role, d in datasets.items() if d is not None]
 
 
 def register_model_task(
@@ -67,5 +62,5 @@ def register_model_task(
             output_path=registered_model.path,
             **parameters,
         )
-        registered_model.metadata.update(result["output_metadata"])
-    return RegisterModelOutputs(result["model_id"], result["version_id"], result["version_name"])
+        registered_model.metadata.update(result.output_metadata)
+    return RegisterModelOutputs(result.model_id, result.version_id, result.version_name)

@@ -1,0 +1,323 @@
+"""Writing a registration to the Model Registry idempotently: model, version, artifacts.
+
+Idempotency: the ModelVersion's ``externalId`` is ``kfp:<run id>:<task name>:<model name>:<12 hex of
+sha256(model uri)>`` when the run id is known (the URI part tells apart the iterations of a ``ParallelFor``).
+ExternalIds are unique in the registry, so a retried or re-run task finds the version it created before and
+completes it (missing artifacts are added), and a concurrent duplicate gets 409 and reads it back. Without a
+run id the key is ``kfp:attempt:<random>:<model name>``: it only protects the retried writes of one attempt
+(an answer lost on the network). Version names are unique per model: an automatic SemVer bump that loses a
+race gets 409 and tries the next number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mr_openapi import models
+
+from kfp_model_lifecycle.client import RegistryConnection, Wire
+from kfp_model_lifecycle.errors import ConcurrencyError, InvalidInputError, RegistryError
+from kfp_model_lifecycle.lineage.context import RunContext
+from kfp_model_lifecycle.log import logger
+from kfp_model_lifecycle.registration.artifacts import LIVE, PAGE_SIZE, ensure_version_artifacts
+from kfp_model_lifecycle.registration.properties import Properties
+from kfp_model_lifecycle.registration.versions import (
+    SemVer,
+    SemVerBump,
+    next_semver,
+    parse_semver,
+    parse_version_request,
+)
+
+MAX_VERSION_ATTEMPTS = 25
+URI_HASH_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A model version as registered (or found registered by an earlier attempt), with its artifacts.
+
+    Attributes:
+        model_id: Id of the RegisteredModel.
+        model_name: Name of the RegisteredModel.
+        version_id: Id of the ModelVersion.
+        version_name: Name of the ModelVersion, e.g. ``1.0.3``.
+        model_artifact_id: Id of the ModelArtifact ("" when the registry did not say).
+        dataset_artifact_ids: Ids of the dataset artifacts, in the order of the datasets.
+        reused: True when the version existed already (this task registered it before).
+    """
+
+    model_id: str
+    model_name: str
+    version_id: str
+    version_name: str
+    model_artifact_id: str
+    dataset_artifact_ids: tuple[str, ...]
+    reused: bool
+
+
+@dataclass(frozen=True)
+class VersionDraft:
+    """A model version to register: everything that is written, computed before the registry is contacted.
+
+    Attributes:
+        model_name: The registered model's name (created if missing).
+        version: ``major``/``minor``/``patch`` or an explicit version name.
+        external_id: Idempotency key ("" for none: then a re-run creates another version).
+        properties: The version's ``customProperties``, from ``build_version_properties``.
+        model_artifact: From ``build_model_artifact``.
+        dataset_artifacts: From ``build_dataset_artifacts``.
+        description: Version description.
+        author: Version author.
+        owner: Owner of the registered model (when it is created); defaults to ``author``.
+    """
+
+    model_name: str
+    version: str
+    external_id: str
+    properties: Properties
+    model_artifact: Wire
+    dataset_artifacts: tuple[Wire, ...] = ()
+    description: str = ""
+    author: str = ""
+    owner: str = ""
+
+
+def registration_key(context: RunContext, model_name: str, model_uri: str) -> str:
+    """The idempotency key (ModelVersion ``externalId``) of this registration, or "" without a run id.
+
+    Args:
+        context: From ``collect_run_context``.
+        model_name: The registered model's name.
+        model_uri: The model artifact's URI.
+
+    Returns:
+        ``kfp:<run id>:<task name>:<model name>:<first 12 hex of sha256(model uri)>``, or "".
+    """
+    if not context.run_id:
+        return ""
+    uri_hash = hashlib.sha256((model_uri or "").encode("utf-8")).hexdigest()[:URI_HASH_LENGTH]
+    return f"kfp:{context.run_id}:{context.task_name}:{model_name}:{uri_hash}"
+
+
+def attempt_key(model_name: str) -> str:
+    """A one-off idempotency key for a registration without a run id.
+
+    Nothing identifies such a task across retries; this key still makes the retried writes of this attempt (an
+    answer lost on the network) find what they created.
+
+    Args:
+        model_name: The registered model's name.
+
+    Returns:
+        ``kfp:attempt:<random hex>:<model name>``.
+    """
+    return f"kfp:attempt:{uuid.uuid4().hex}:{model_name}"
+
+
+def get_or_create_registered_model(
+    conn: RegistryConnection, model_name: str, *, owner: str = "", description: str = ""
+) -> Wire:
+    """The RegisteredModel named ``model_name``, created when missing (safe against concurrent creation).
+
+    Args:
+        conn: From ``connect_model_registry``.
+        model_name: The model's name.
+        owner: Owner recorded when the model is created.
+        description: Description recorded when the model is created.
+
+    Returns:
+        The RegisteredModel (wire form).
+
+    Raises:
+        RegistryError: When the model can neither be created nor found.
+    """
+    found = _find_registered_model(conn, model_name)
+    if found:
+        if found.get("state") == "ARCHIVED":
+            logger.warning("registered model %r is ARCHIVED: the new version is added anyway", model_name)
+        return found
+    body = {k: v for k, v in {"name": model_name, "owner": owner, "description": description}.items() if v}
+    created = conn.call(
+        f"create registered model {model_name!r}",
+        lambda api: api.create_registered_model(models.RegisteredModelCreate.from_dict(body)),
+        tolerate=(409,),
+    )
+    if created:
+        logger.info("created registered model %r (id %s)", model_name, created.get("id"))
+        return created
+    found = _find_registered_model(conn, model_name)  # created concurrently by another task
+    if not found:
+        raise RegistryError(
+            f"Model Registry at {conn.url}: creating registered model {model_name!r} conflicted (409) but it"
+            " cannot be found by name: check the registry's health and re-run",
+            status=409,
+        )
+    return found
+
+
+def _find_registered_model(conn: RegistryConnection, model_name: str) -> Wire | None:
+    return conn.call(
+        f"find registered model {model_name!r}",
+        lambda api: api.find_registered_model(name=model_name),
+        tolerate=(404,),
+    )
+
+
+def create_model_version(
+    conn: RegistryConnection,
+    model: Mapping[str, object],
+    version: str,
+    body: Mapping[str, object],
+    *,
+    external_id: str = "",
+    max_attempts: int = MAX_VERSION_ATTEMPTS,
+) -> tuple[Wire, bool]:
+    """Create the ModelVersion, or return the one this registration created before.
+
+    Args:
+        conn: From ``connect_model_registry``.
+        model: The RegisteredModel (wire form).
+        version: ``major``/``minor``/``patch`` (next SemVer after the highest registered; first ``1.0.0``) or an
+            explicit version name.
+        body: The rest of the ModelVersion create body (description, author, customProperties...).
+        external_id: The idempotency key ("" for none).
+        max_attempts: Bound on name clashes with concurrent registrations (automatic bumps).
+
+    Returns:
+        ``(version, reused)``: reused is True when the version already existed with ``external_id``.
+
+    Raises:
+        InvalidInputError: When an explicit version name is already taken by another registration.
+        ConcurrencyError: When no free version name was found within ``max_attempts``.
+    """
+    model_id = str(model["id"])
+    model_name = str(model.get("name") or model_id)
+    request = parse_version_request(version)
+    floor: SemVer | None = None
+    for attempt in range(1, max_attempts + 1):
+        name = request.name or _next_version_name(conn, model_id, model_name, request.bump, floor)
+        created = _post_version(conn, model_id, model_name, name, body, external_id)
+        if created:
+            return created, False
+        # 409: the name or the externalId is taken; a taken externalId is this registration's own earlier attempt
+        mine = _find_by_external_id(conn, external_id)
+        if mine:
+            return mine, True
+        if request.name:
+            raise _name_taken(conn, model_id, model_name, name)
+        floor = parse_semver(name)
+        time.sleep(random.uniform(0, 0.02 * attempt))
+    raise ConcurrencyError(
+        f"no free version name for model {model_name!r} after {max_attempts} attempts: many registrations are"
+        " running at once; re-run the task (it resumes safely)"
+    )
+
+
+def _next_version_name(
+    conn: RegistryConnection, model_id: str, model_name: str, bump: SemVerBump | None, floor: SemVer | None
+) -> str:
+    """The next SemVer name after the model's registered versions (and ``floor``, a name known to be taken)."""
+    versions = conn.list_all(
+        f"list versions of model {model_name!r}",
+        lambda api, token: api.get_registered_model_versions(
+            model_id, page_size=PAGE_SIZE, order_by="ID", next_page_token=token
+        ),
+    )
+    return next_semver((str(item.get("name") or "") for item in versions), bump or SemVerBump.PATCH, floor)
+
+
+def _post_version(
+    conn: RegistryConnection, model_id: str, model_name: str, name: str, body: Mapping[str, object], external_id: str
+) -> Wire | None:
+    """Create the version named ``name``; None when the name or the externalId is taken (409)."""
+    request = {**body, "name": name, "registeredModelId": model_id}
+    if external_id:
+        request["externalId"] = external_id
+    return conn.call(
+        f"create version {name!r} of model {model_name!r}",
+        lambda api: api.create_model_version(models.ModelVersionCreate.from_dict(request)),
+        tolerate=(409,),
+    )
+
+
+def _find_by_external_id(conn: RegistryConnection, external_id: str) -> Wire | None:
+    if not external_id:
+        return None
+    return conn.call(
+        f"find model version by externalId {external_id!r}",
+        lambda api: api.find_model_version(external_id=external_id),
+        tolerate=(404,),
+    )
+
+
+def _name_taken(conn: RegistryConnection, model_id: str, model_name: str, name: str) -> InvalidInputError:
+    """The error for an explicit version name another registration has taken, naming that registration."""
+    other = (
+        conn.call(
+            f"find version {name!r} of model {model_name!r}",
+            lambda api: api.find_model_version(name=name, parent_resource_id=model_id),
+            tolerate=(404,),
+        )
+        or {}
+    )
+    origin = other.get("externalId") or "another registration"
+    return InvalidInputError(
+        f"version {name!r} of model {model_name!r} already exists (version id {other.get('id', '?')},"
+        f" created by {origin}): pass another version name, or version='patch' (or 'minor'/'major') to"
+        " take the next free SemVer"
+    )
+
+
+def register_model_version(conn: RegistryConnection, draft: VersionDraft) -> RegisteredVersion:
+    """Register (or complete the earlier registration of) one model version with its artifacts.
+
+    Order of writes: RegisteredModel (if missing) -> ModelVersion with all its properties -> ModelArtifact ->
+    dataset artifacts. A failure in between leaves a version without (some) artifacts; re-running with the same
+    ``external_id`` finds that version and adds what is missing.
+
+    Args:
+        conn: From ``connect_model_registry``.
+        draft: What to register.
+
+    Returns:
+        The registered version.
+
+    Raises:
+        RegistryError: When ``draft.external_id`` belongs to a version of another registered model.
+    """
+    model = get_or_create_registered_model(conn, draft.model_name, owner=draft.owner or draft.author)
+    fields = {"description": draft.description, "author": draft.author, "state": LIVE}
+    body = {k: v for k, v in {**fields, "customProperties": draft.properties}.items() if v}
+    mv, reused = create_model_version(conn, model, draft.version, body, external_id=draft.external_id)
+    if reused:
+        logger.info(
+            "this task registered version %r (id %s) before (externalId %s): completing and returning it",
+            mv.get("name"),
+            mv.get("id"),
+            draft.external_id,
+        )
+        if str(mv.get("registeredModelId")) != str(model["id"]):
+            raise RegistryError(
+                f"externalId {draft.external_id!r} belongs to a version of another registered model"
+                f" (id {mv.get('registeredModelId')}): the registry is inconsistent; use another model_name"
+            )
+    stored = ensure_version_artifacts(conn, str(mv["id"]), [draft.model_artifact, *draft.dataset_artifacts])
+    return RegisteredVersion(
+        model_id=str(model["id"]),
+        model_name=draft.model_name,
+        version_id=str(mv["id"]),
+        version_name=str(mv["name"]),
+        model_artifact_id=_artifact_id(stored, draft.model_artifact),
+        dataset_artifact_ids=tuple(_artifact_id(stored, d) for d in draft.dataset_artifacts),
+        reused=reused,
+    )
+
+
+def _artifact_id(stored: Mapping[str, Wire], body: Wire) -> str:
+    return str((stored.get(body["name"]) or {}).get("id") or "")
