@@ -37,6 +37,7 @@ from kfp_model_lifecycle.registration.artifacts import (
     build_dataset_artifacts,
     build_model_artifact,
 )
+from kfp_model_lifecycle.registration.model_lineage import find_model_lineage, resolve_model_format
 from kfp_model_lifecycle.registration.names import check_registry_name
 from kfp_model_lifecycle.registration.output import registered_model_output, write_json_atomically
 from kfp_model_lifecycle.registration.properties import build_version_properties, to_metadata_value
@@ -518,6 +519,20 @@ def test_model_and_dataset_artifacts() -> None:
     )
     assert len(bodies) == 1 and bodies[0]["name"] == "train-dataset" and bodies[0]["digest"] == "sha256:cd"
     assert bodies[0]["customProperties"]["kfp_artifact_name"]["string_value"] == "out"
+
+
+def test_model_format_and_lineage_beyond_the_run(caplog: pytest.LogCaptureFixture) -> None:
+    meta = {"framework": "sklearn", "format_version": "2", "git_commit": "abc"}
+    assert resolve_model_format("", "", meta) == ModelFormat("sklearn", "2")
+    assert resolve_model_format(" xgboost ", "{{$.x}}", meta) == ModelFormat("xgboost", "2")
+    assert resolve_model_format("", "", {}) == ModelFormat()
+    context = RunContext(run_id="r", missing={"run_name": "pass run_name"})
+    caplog.set_level("WARNING", logger="kfp_model_lifecycle")
+    lineage = find_model_lineage(context, ModelFormat(), meta, "", "", [DatasetInput("train", "d", "s3://d")], env={})
+    assert (lineage.code_version, lineage.code_version_source) == ("abc", "model.metadata['git_commit']")
+    assert list(lineage.missing) == ["run_name", "model_format_name", "training_image"]
+    assert lineage.datasets == (DatasetRecord("train", "d", "s3://d", problem="no local path"),)
+    assert "dataset train (s3://d): no sha256 digest: no local path" in caplog.text
 
 
 def test_registration_key() -> None:
