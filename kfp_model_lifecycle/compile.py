@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from google.protobuf import json_format
+from kfp.kubernetes import kubernetes_executor_config_pb2
+from kfp.pipeline_spec import pipeline_spec_pb2
 
 DEFAULT_OUT = Path("compiled")
 # Linux's limit for one argument (MAX_ARG_STRLEN, including the NUL): KFP passes a lightweight component's
@@ -206,58 +209,70 @@ def validate_file(path: Path) -> list[str]:
     Document 1 must parse into ``PipelineSpec`` and each executor into ``ExecutorSpec``; document 2 (when
     present) into ``PlatformSpec`` with each Kubernetes executor config parsed into
     ``KubernetesExecutorConfig``; unknown fields are errors. DAG task references (``dependentTasks``,
-    ``producerTask``, ``componentRef``, ``executorLabel``) must point to things that exist.
+    ``producerTask``, ``componentRef``, ``executorLabel``) must point to things that exist, and the file must stay
+    within its size budgets (:func:`size_problems`).
 
     Returns:
         Problems found (empty when the file is valid).
     """
-    from google.protobuf import json_format
-    from kfp.kubernetes import kubernetes_executor_config_pb2
-    from kfp.pipeline_spec import pipeline_spec_pb2
-
-    problems: list[str] = []
     try:
         docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
     except yaml.YAMLError as exc:
         return [f"{path}: not valid YAML: {exc}"]
     if not docs or len(docs) > 2:
         return [f"{path}: expected 1 or 2 YAML documents, found {len(docs)}"]
-
-    def parse(data: Any, message: Any, what: str) -> None:
-        try:
-            json_format.ParseDict(data, message, ignore_unknown_fields=False)
-        except json_format.ParseError as exc:
-            problems.append(f"{path}: {what}: {exc}")
-
-    spec = pipeline_spec_pb2.PipelineSpec()
-    parse(docs[0], spec, "PipelineSpec")
     executors = docs[0].get("deploymentSpec", {}).get("executors", {})
+    problems = _parse(docs[0], pipeline_spec_pb2.PipelineSpec(), "PipelineSpec")
+    problems += _executor_problems(executors)
+    problems += _reference_problems(docs[0], executors)
+    if len(docs) == 2:
+        problems += _platform_problems(docs[1], executors)
+    return [f"{path}: {p}" for p in problems] + size_problems(path, docs)
+
+
+def _parse(data: Any, message: Any, what: str) -> list[str]:
+    try:
+        json_format.ParseDict(data, message, ignore_unknown_fields=False)
+    except json_format.ParseError as exc:
+        return [f"{what}: {exc}"]
+    return []
+
+
+def _executor_problems(executors: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
     for label, executor in executors.items():
-        parse(executor, pipeline_spec_pb2.PipelineDeploymentConfig.ExecutorSpec(), f"executor {label}")
+        problems += _parse(executor, pipeline_spec_pb2.PipelineDeploymentConfig.ExecutorSpec(), f"executor {label}")
         container = executor.get("container", {}) if isinstance(executor, dict) else {}
         for arg in [*container.get("command", []), *container.get("args", [])]:
             size = len(str(arg).encode())
             if size >= LINUX_MAX_ARG_BYTES:
                 problems.append(
-                    f"{path}: executor {label}: one command argument is {size:,} bytes; Linux refuses arguments of"
+                    f"executor {label}: one command argument is {size:,} bytes; Linux refuses arguments of"
                     f" {LINUX_MAX_ARG_BYTES:,} bytes or more (MAX_ARG_STRLEN), so the pod could not start: keep the"
                     " component body thin"
                 )
-    components = docs[0].get("components", {})
-    problems += [f"{path}: {p}" for p in _check_dag(docs[0].get("root", {}), components, executors, "root")]
+    return problems
+
+
+def _reference_problems(spec: dict[str, Any], executors: dict[str, Any]) -> list[str]:
+    components = spec.get("components", {})
+    problems = _check_dag(spec.get("root", {}), components, executors, "root")
     for name, comp in components.items():
         if "executorLabel" in comp and comp["executorLabel"] not in executors:
-            problems.append(f"{path}: component {name}: unknown executorLabel {comp['executorLabel']!r}")
-        problems += [f"{path}: {p}" for p in _check_dag(comp, components, executors, name)]
-    problems += size_problems(path, docs)
-    if len(docs) == 2:
-        platform = pipeline_spec_pb2.PlatformSpec()
-        parse(docs[1], platform, "PlatformSpec")
-        configs = docs[1].get("platforms", {}).get("kubernetes", {}).get("deploymentSpec", {}).get("executors", {})
-        for label, config in configs.items():
-            if label not in executors:
-                problems.append(f"{path}: platform config for unknown executor {label!r}")
-            parse(config, kubernetes_executor_config_pb2.KubernetesExecutorConfig(), f"kubernetes config {label}")
+            problems.append(f"component {name}: unknown executorLabel {comp['executorLabel']!r}")
+        problems += _check_dag(comp, components, executors, name)
+    return problems
+
+
+def _platform_problems(platform: dict[str, Any], executors: dict[str, Any]) -> list[str]:
+    problems = _parse(platform, pipeline_spec_pb2.PlatformSpec(), "PlatformSpec")
+    configs = platform.get("platforms", {}).get("kubernetes", {}).get("deploymentSpec", {}).get("executors", {})
+    for label, config in configs.items():
+        if label not in executors:
+            problems.append(f"platform config for unknown executor {label!r}")
+        problems += _parse(
+            config, kubernetes_executor_config_pb2.KubernetesExecutorConfig(), f"kubernetes config {label}"
+        )
     return problems
 
 

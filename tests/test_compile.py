@@ -171,3 +171,27 @@ def test_validation_rejects_programs_over_the_linux_argument_limit(fresh, tmp_pa
     bad = tmp_path / "big.yaml"
     bad.write_text(yaml.safe_dump_all(docs))
     assert any("MAX_ARG_STRLEN" in p for p in kml_compile.validate_file(bad))
+
+
+def test_size_budgets_flag_big_yaml_and_a_big_driver_argument(fresh, tmp_path):
+    source = fresh / "components" / "register_model.yaml"
+    docs = list(yaml.safe_load_all(source.read_text()))
+    container = next(iter(docs[0]["deploymentSpec"]["executors"].values()))["container"]
+    container["command"][-1] += "\n# " + "<&>" * 6000  # Go's encoding/json writes each as \u003c: 6 bytes
+    folder = tmp_path / "components"
+    folder.mkdir()
+    bad = folder / "register_model.yaml"
+    bad.write_text(yaml.safe_dump_all(docs))
+    assert kml_compile.driver_argument_bytes(container) > len(container["command"][-1]) + 18000 * 5
+    problems = "\n".join(kml_compile.validate_file(bad))
+    assert "the driver's --container argument would be" in problems
+    assert f"over the budget of {kml_compile.MAX_COMPONENT_BYTES:,} for a component YAML" in problems
+
+
+def test_committed_yaml_is_far_below_the_cluster_limits():
+    for path in COMPILED.rglob("*.yaml"):
+        budget = kml_compile.MAX_PIPELINE_BYTES if path.parent.name == "pipelines" else kml_compile.MAX_COMPONENT_BYTES
+        assert path.stat().st_size <= budget, path
+        doc = next(yaml.safe_load_all(path.read_text()))
+        for executor in doc["deploymentSpec"]["executors"].values():
+            assert kml_compile.driver_argument_bytes(executor["container"]) <= kml_compile.MAX_DRIVER_ARGUMENT_BYTES

@@ -1,5 +1,7 @@
 """Champion/challenger: train -> evaluate -> register -> compare with production -> promote or record the rejection."""
 
+from typing import Any
+
 from kfp import dsl
 
 from kfp_model_lifecycle.components.compare_models import compare_models
@@ -16,6 +18,72 @@ DEFAULT_GATES = [
     {"metric": "roc_auc", "higher_is_better": True, "threshold": 0.85, "min_absolute_change": 0.002},
     {"metric": "accuracy", "higher_is_better": True, "threshold": 0.9},
 ]
+
+
+def _train_evaluate_register(
+    model_name: Any,
+    n_estimators: Any,
+    max_depth: Any,
+    test_size: Any,
+    random_state: Any,
+    code_version: Any,
+    registry_url: Any,
+    kfp_ui_url: Any,
+) -> tuple[dsl.PipelineTask, dsl.PipelineTask]:
+    """The challenger's tasks: load and split, train, evaluate, register with lineage (inside the pipeline)."""
+    data = load_data(test_size=test_size, random_state=random_state)
+    data.set_display_name("load and split data")
+    train = train_model(
+        train=data.outputs["train"], n_estimators=n_estimators, max_depth=max_depth, random_state=random_state
+    )
+    train.set_display_name("train challenger")
+    evaluation = evaluate_model(test=data.outputs["test"], model=train.outputs["model"])
+    evaluation.set_display_name("evaluate")
+    register = register_model_with_lineage(
+        train.outputs["model"],
+        model_name,
+        metrics=evaluation.outputs["metrics"],
+        datasets={"train": data.outputs["train"], "test": data.outputs["test"]},
+        hyperparameters={"n_estimators": n_estimators, "max_depth": max_depth, "random_state": random_state},
+        code_version=code_version,
+        registry_url=registry_url,
+        kfp_ui_url=kfp_ui_url,
+    )
+    register.set_display_name("register challenger")
+    return register, evaluation
+
+
+def _promote_and_maybe_deploy(
+    compare: dsl.PipelineTask,
+    promote_to: Any,
+    deploy: Any,
+    inference_service_name: Any,
+    canary_percent: Any,
+    registry_url: Any,
+    kfp_ui_url: Any,
+) -> None:
+    """The winner's tasks: promote it (alias ``champion``) and, with ``deploy``, roll it out to KServe."""
+    promote = promote_model_with_context(
+        compare.outputs["winner"],
+        stage=promote_to,
+        aliases=["champion"],
+        reason=compare.outputs["reason"],
+        evidence_uri=compare.outputs["report_uri"],
+        registry_url=registry_url,
+        kfp_ui_url=kfp_ui_url,
+    )
+    promote.set_display_name("promote challenger")
+    with dsl.If(deploy == True, name="deploy-winner"):  # noqa: E712 - a KFP condition
+        rollout = deploy_model_with_context(
+            compare.outputs["winner"],
+            inference_service_name=inference_service_name,
+            canary_percent=canary_percent,
+            reason=compare.outputs["reason"],
+            registry_url=registry_url,
+            kfp_ui_url=kfp_ui_url,
+        )
+        rollout.after(promote)
+        rollout.set_display_name("deploy to KServe")
 
 
 @dsl.pipeline(
@@ -64,25 +132,9 @@ def champion_challenger_pipeline(
         registry_url: Model Registry base URL with scheme and port; empty: the pod's ``KML_REGISTRY_URL``.
         kfp_ui_url: Base URL of the KFP UI, to link versions and audit entries to this run.
     """
-    data = load_data(test_size=test_size, random_state=random_state)
-    data.set_display_name("load and split data")
-    train = train_model(
-        train=data.outputs["train"], n_estimators=n_estimators, max_depth=max_depth, random_state=random_state
+    register, evaluation = _train_evaluate_register(
+        model_name, n_estimators, max_depth, test_size, random_state, code_version, registry_url, kfp_ui_url
     )
-    train.set_display_name("train challenger")
-    evaluation = evaluate_model(test=data.outputs["test"], model=train.outputs["model"])
-    evaluation.set_display_name("evaluate")
-    register = register_model_with_lineage(
-        train.outputs["model"],
-        model_name,
-        metrics=evaluation.outputs["metrics"],
-        datasets={"train": data.outputs["train"], "test": data.outputs["test"]},
-        hyperparameters={"n_estimators": n_estimators, "max_depth": max_depth, "random_state": random_state},
-        code_version=code_version,
-        registry_url=registry_url,
-        kfp_ui_url=kfp_ui_url,
-    )
-    register.set_display_name("register challenger")
     compare = compare_models(
         candidate_model=register.outputs["registered_model"],
         candidate_metrics=evaluation.outputs["metrics"],
@@ -95,27 +147,9 @@ def champion_challenger_pipeline(
     )
     compare.set_display_name("compare with production")
     with dsl.If(compare.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 - a KFP condition
-        promote = promote_model_with_context(
-            compare.outputs["winner"],
-            stage=promote_to,
-            aliases=["champion"],
-            reason=compare.outputs["reason"],
-            evidence_uri=compare.outputs["report_uri"],
-            registry_url=registry_url,
-            kfp_ui_url=kfp_ui_url,
+        _promote_and_maybe_deploy(
+            compare, promote_to, deploy, inference_service_name, canary_percent, registry_url, kfp_ui_url
         )
-        promote.set_display_name("promote challenger")
-        with dsl.If(deploy == True, name="deploy-winner"):  # noqa: E712 - a KFP condition
-            rollout = deploy_model_with_context(
-                compare.outputs["winner"],
-                inference_service_name=inference_service_name,
-                canary_percent=canary_percent,
-                reason=compare.outputs["reason"],
-                registry_url=registry_url,
-                kfp_ui_url=kfp_ui_url,
-            )
-            rollout.after(promote)
-            rollout.set_display_name("deploy to KServe")
     with dsl.Else(name="champion-stays"):
         reject = record_model_event_with_context(
             model_name,
