@@ -17,8 +17,7 @@ import pytest
 from kfp.dsl.base_component import BaseComponent
 
 from kfp_model_lifecycle import __version__, components
-from kfp_model_lifecycle.comparison.core import run_compare_models
-from kfp_model_lifecycle.comparison.task import compare_models_task
+from kfp_model_lifecycle.comparison import task as comparison_task
 from kfp_model_lifecycle.components._common.runtime import (
     BASE_IMAGE_ENV,
     PACKAGE_SPEC_ENV,
@@ -26,25 +25,21 @@ from kfp_model_lifecycle.components._common.runtime import (
     component_kwargs,
     package_requirement,
 )
-from kfp_model_lifecycle.deployment.core import run_deploy_model, run_rollback_deployment
-from kfp_model_lifecycle.deployment.tasks import deploy_model_task, rollback_deployment_task
-from kfp_model_lifecycle.lifecycle.core import run_approve_model, run_promote_model
-from kfp_model_lifecycle.lifecycle.recording import run_record_model_event
-from kfp_model_lifecycle.lifecycle.tasks import approve_model_task, promote_model_task, record_model_event_task
-from kfp_model_lifecycle.registration.core import run_register_model
-from kfp_model_lifecycle.registration.task import register_model_task
+from kfp_model_lifecycle.deployment import tasks as deployment_tasks
+from kfp_model_lifecycle.lifecycle import tasks as lifecycle_tasks
+from kfp_model_lifecycle.registration import task as registration_task
 
 # component name -> (its task, the run function the task forwards the other parameters to, the run function's
 # parameters that are not component inputs: filled in by the task from the artifacts, or only for Python callers)
 TASKS = {
     "register_model": (
-        register_model_task,
-        run_register_model,
+        registration_task.register_model_task,
+        registration_task.run_register_model,
         {"model_uri", "model_path", "model_metadata", "metrics", "datasets", "output_path"},
     ),
     "compare_models": (
-        compare_models_task,
-        run_compare_models,
+        comparison_task.compare_models_task,
+        comparison_task.run_compare_models,
         {
             "candidate_version_id",
             "candidate_predictions_path",
@@ -53,13 +48,17 @@ TASKS = {
             "baseline_predictions_path",
         },
     ),
-    "promote_model": (promote_model_task, run_promote_model, {"summary_path"}),
-    "approve_model": (approve_model_task, run_approve_model, {"summary_path"}),
-    "record_model_event": (record_model_event_task, run_record_model_event, set()),
-    "deploy_model": (deploy_model_task, run_deploy_model, {"manifest_path", "kubeconfig_path", "kube_context"}),
+    "promote_model": (lifecycle_tasks.promote_model_task, lifecycle_tasks.run_promote_model, {"summary_path"}),
+    "approve_model": (lifecycle_tasks.approve_model_task, lifecycle_tasks.run_approve_model, {"summary_path"}),
+    "record_model_event": (lifecycle_tasks.record_model_event_task, lifecycle_tasks.run_record_model_event, set()),
+    "deploy_model": (
+        deployment_tasks.deploy_model_task,
+        deployment_tasks.run_deploy_model,
+        {"manifest_path", "kubeconfig_path", "kube_context"},
+    ),
     "rollback_deployment": (
-        rollback_deployment_task,
-        run_rollback_deployment,
+        deployment_tasks.rollback_deployment_task,
+        deployment_tasks.run_rollback_deployment,
         {"manifest_path", "kubeconfig_path", "kube_context"},
     ),
 }
