@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from kfp_model_lifecycle.client import connect_model_registry
-from kfp_model_lifecycle.comparison import core as comparison
-from kfp_model_lifecycle.comparison.core import run_compare_models
+from kfp_model_lifecycle.comparison import ComparisonResult, ranking, run_compare_models
+from kfp_model_lifecycle.comparison.recorded_predictions import record_predictions_artifact
 from kfp_model_lifecycle.comparison.report import render_html, render_markdown
 from kfp_model_lifecycle.lifecycle.core import promote_model_version
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
@@ -89,7 +89,7 @@ def _promote(registry: EmbeddedRegistry, reference: str) -> None:
         conn.close()
 
 
-def _compare(registry: EmbeddedRegistry, **kwargs: Any) -> dict[str, Any]:
+def _compare(registry: EmbeddedRegistry, **kwargs: Any) -> ComparisonResult:
     kwargs.setdefault("gates", ACCURACY_GATE)
     return run_compare_models(registry_url=registry.url, **kwargs)
 
@@ -105,21 +105,21 @@ def test_candidate_beats_production(registry: EmbeddedRegistry, unique: str) -> 
     ids = _model(registry, name, [("1.0.0", 0.90), ("1.0.1", 0.93), ("1.0.2", 0.95)])
     _promote(registry, f"{name}:1.0.1")
     result = _compare(registry, candidate=f"{name}:1.0.2")
-    assert result["decision"] is True and result["winner"] == f"{name}:1.0.2" and result["winner_role"] == "candidate"
-    assert result["baseline"]["reference"] == f"{name}:1.0.1" and result["baseline"]["stage"] == "production"
-    assert result["baseline_mode"] == "production"
-    assert result["scalars"]["candidate_accuracy"] == 0.95 and result["scalars"]["baseline_accuracy"] == 0.93
-    assert result["scalars"]["delta_accuracy"] == pytest.approx(0.02) and result["scalars"]["decision"] == 1.0
-    assert [(p["version"], p["role"]) for p in result["trend"]] == [
+    assert result.decision is True and result.winner == f"{name}:1.0.2" and result.winner_role == "candidate"
+    assert result.baseline.reference == f"{name}:1.0.1" and result.baseline.stage == "production"
+    assert result.baseline_mode == "production"
+    assert result.scalars["candidate_accuracy"] == 0.95 and result.scalars["baseline_accuracy"] == 0.93
+    assert result.scalars["delta_accuracy"] == pytest.approx(0.02) and result.scalars["decision"] == 1.0
+    assert [(p.version, p.role) for p in result.trend] == [
         ("1.0.0", ""),
         ("1.0.1", "baseline"),
         ("1.0.2", "candidate"),
     ]
-    assert result["trend"][1]["stage"] == "production"
-    assert result["candidate"]["created"] > 1_600_000_000_000  # timestamps survive the client's to_json
-    assert result["candidate"]["lineage"]["run id"] == "run-1.0.2"
-    assert result["candidate"]["lineage"]["model URI"] == f"s3://models/{name}/1.0.2"
-    assert result["candidate"]["version_id"] == ids["1.0.2"]
+    assert result.trend[1].stage == "production"
+    assert result.candidate.created > 1_600_000_000_000  # timestamps survive the client's to_json
+    assert result.candidate.lineage["run id"] == "run-1.0.2"
+    assert result.candidate.lineage["model URI"] == f"s3://models/{name}/1.0.2"
+    assert result.candidate.version_id == ids["1.0.2"]
     markdown, page = render_markdown(result), render_html(result)
     for text in (markdown, page):
         assert "1.0.2" in text and "0.95" in text and "0.93" in text and "sha-1.0.1" in text and "+0.02" in text
@@ -130,22 +130,22 @@ def test_candidate_not_better_by_the_required_change_keeps_production(registry: 
     _model(registry, name, [("1", 0.93), ("2", 0.935)])
     _promote(registry, f"{name}:1")
     result = _compare(registry, candidate=f"{name}:2")
-    assert result["decision"] is False and result["winner"] == f"{name}:1" and result["winner_role"] == "baseline"
-    assert "min_absolute_change" in result["reason"] and "0.935" in result["reason"]
+    assert result.decision is False and result.winner == f"{name}:1" and result.winner_role == "baseline"
+    assert "min_absolute_change" in result.reason and "0.935" in result.reason
 
 
 def test_first_model_has_no_baseline(registry: EmbeddedRegistry, unique: str) -> None:
     name = f"cmp-{unique}"
     _model(registry, name, [("1.0.0", 0.92), ("1.0.1", 0.85)])
     result = _compare(registry, candidate=f"{name}:1.0.0")
-    assert result["decision"] is True and result["baseline"] is None
-    assert result["reason"] == (
+    assert result.decision is True and result.baseline is None
+    assert result.reason == (
         f"no baseline (no version of '{name}' is in production): the candidate passes every threshold"
     )
-    assert [c["status"] for c in result["gates"][0]["checks"]] == ["pass", "skipped"]
+    assert [c.status for c in result.gates[0].checks] == ["pass", "skipped"]
     below_floor = _compare(registry, candidate=f"{name}:1.0.1")
-    assert below_floor["decision"] is False and below_floor["winner"] == ""
-    assert "misses the floor 0.9" in below_floor["reason"]
+    assert below_floor.decision is False and below_floor.winner == ""
+    assert "misses the floor 0.9" in below_floor.reason
     assert "do not promote" in render_markdown(below_floor)
 
 
@@ -153,16 +153,16 @@ def test_explicit_references_and_errors(registry: EmbeddedRegistry, unique: str)
     name = f"cmp-{unique}"
     _model(registry, name, [("a", 0.91), ("b", 0.95)])
     result = _compare(registry, candidate=f"{name}@latest", baseline=f"{name}:a")
-    assert result["decision"] is True and result["baseline"]["version_name"] == "a"
-    assert result["baseline_mode"] == "reference" and result["candidate"]["version_name"] == "b"
+    assert result.decision is True and result.baseline.version_name == "a"
+    assert result.baseline_mode == "reference" and result.candidate.version_name == "b"
     short = _compare(registry, candidate=":b", model_name=name, baseline=":a")
-    assert short["decision"] is True
+    assert short.decision is True
     with pytest.raises(LookupError, match="no version named 'c'"):
         _compare(registry, candidate=f"{name}:c")
     with pytest.raises(LookupError, match="no alias 'champion'"):
         _compare(registry, candidate=f"{name}:b", baseline=f"{name}@champion")
     only_thresholds = _compare(registry, candidate=f"{name}:a", baseline="none")
-    assert only_thresholds["decision"] is True and only_thresholds["baseline"] is None
+    assert only_thresholds.decision is True and only_thresholds.baseline is None
 
 
 def test_candidate_by_version_id_with_metrics_from_the_run(registry: EmbeddedRegistry, unique: str) -> None:
@@ -170,11 +170,11 @@ def test_candidate_by_version_id_with_metrics_from_the_run(registry: EmbeddedReg
     ids = _model(registry, name, [("1", 0.93), ("2", None)])
     _promote(registry, f"{name}:1")
     missing = _compare(registry, candidate_version_id=ids["2"])
-    assert missing["decision"] is False
-    assert "the candidate has no numeric metric 'accuracy'" in missing["reason"]
+    assert missing.decision is False
+    assert "the candidate has no numeric metric 'accuracy'" in missing.reason
     result = _compare(registry, candidate_version_id=ids["2"], candidate_metrics={"accuracy": 0.96, "f1": 0.9})
-    assert result["decision"] is True
-    assert result["candidate"]["metric_sources"]["accuracy"] == "metrics artifact"
+    assert result.decision is True
+    assert result.candidate.metric_sources["accuracy"] == "metrics artifact"
     with pytest.raises(LookupError, match="no model version with id '999999'"):
         _compare(registry, candidate_version_id="999999")
 
@@ -184,7 +184,7 @@ def test_candidate_already_in_production(registry: EmbeddedRegistry, unique: str
     _model(registry, name, [("1", 0.95)])
     _promote(registry, f"{name}:1")
     result = _compare(registry, candidate=f"{name}:1")
-    assert result["decision"] is False and "already is the baseline" in result["reason"]
+    assert result.decision is False and "already is the baseline" in result.reason
 
 
 def test_inputs_are_checked_before_connecting() -> None:
@@ -216,25 +216,25 @@ def test_rank_all_versions_pages_and_filters_server_side(
     expected = max(live, key=lambda v: v[1])
 
     page_sizes: list[int] = []
-    original = comparison.list_model_versions_page
+    original = ranking.list_model_versions_page
 
     def spy(*args: Any, **kwargs: Any) -> dict[str, Any]:
         page = original(*args, **kwargs)
         page_sizes.append(len(page.get("items") or []))
         return page
 
-    monkeypatch.setattr(comparison, "list_model_versions_page", spy)
+    monkeypatch.setattr(ranking, "list_model_versions_page", spy)
     started = time.perf_counter()
     result = _compare(registry, candidate=f"{name}:9.9.9", baseline="best", page_size=50, trend_versions=20)
     elapsed = time.perf_counter() - started
-    ranking = result["ranking"]
+    ranked = result.ranking
     matching = len(live) + 1  # + the candidate, which the server returns and the client skips
-    assert result["baseline"]["version_name"] == expected[0]
-    assert ranking["value"] == expected[1] and ranking["scanned"] == matching
-    assert ranking["pages"] in (math.ceil(matching / 50), math.ceil(matching / 50) + 1)
+    assert result.baseline.version_name == expected[0]
+    assert ranked.value == expected[1] and ranked.scanned == matching
+    assert ranked.pages in (math.ceil(matching / 50), math.ceil(matching / 50) + 1)
     assert max(page_sizes) <= 50  # never more than one page in memory
-    assert result["decision"] is True and "best of" in render_markdown(result)
-    assert len(result["trend"]) <= 22 and result["trend"][-1]["role"] == "candidate"
+    assert result.decision is True and "best of" in render_markdown(result)
+    assert len(result.trend) <= 22 and result.trend[-1].role == "candidate"
     assert elapsed < 30, f"ranking {matching} versions took {elapsed:.1f}s"
 
 
@@ -242,8 +242,8 @@ def test_rank_without_other_versions_is_no_baseline(registry: EmbeddedRegistry, 
     name = f"rank-{unique}"
     _model(registry, name, [("1", 0.95), ("2", None)])
     result = _compare(registry, candidate=f"{name}:1", baseline="best")
-    assert result["decision"] is True and result["baseline"] is None
-    assert "no other LIVE version" in result["reason"]
+    assert result.decision is True and result.baseline is None
+    assert "no other LIVE version" in result.reason
 
 
 def test_significance_with_recorded_baseline_predictions(
@@ -265,11 +265,11 @@ def test_significance_with_recorded_baseline_predictions(
         candidate_predictions_uri=base_file,
         candidate_predictions_name="predictions",
     )
-    assert first["predictions_recorded"] == "created"
+    assert first.predictions_recorded == "created"
     again = _compare(
         registry, candidate=f"{name}:1", candidate_predictions_path=base_file, candidate_predictions_uri=base_file
     )
-    assert again["predictions_recorded"] == "unchanged"
+    assert again.predictions_recorded == "unchanged"
     artifacts = _http(registry).get(f"/model_versions/{ids['1']}/artifacts").json()["items"]
     recorded = [a for a in artifacts if a["artifactType"] == "dataset-artifact"]
     assert [(a["name"], a["uri"]) for a in recorded] == [("predictions-dataset", base_file)]
@@ -278,26 +278,26 @@ def test_significance_with_recorded_baseline_predictions(
     # ... so a later comparison against it finds them: +2.5 points pass the gate but are not significant.
     cand_file = _write_predictions(tmp_path / "slightly.csv", labels, slightly)
     result = _compare(registry, candidate=f"{name}:2", candidate_predictions_path=cand_file, seed=7)
-    sig = result["significance"]
-    assert result["gates"][0]["passed"] is True
-    assert sig["method"] == "mcnemar" and sig["mcnemar"]["b"] == 5 and sig["mcnemar"]["c"] == 0
-    assert sig["mcnemar"]["p_value"] == pytest.approx(2 / 32)
-    assert sig["status"] == "not significant" and result["decision"] is False
-    assert result["winner"] == f"{name}:1" and "not statistically significant" in result["reason"]
-    assert result["baseline"]["predictions"] == base_file
+    sig = result.significance
+    assert result.gates[0].passed is True
+    assert sig.method == "mcnemar" and sig.mcnemar.b == 5 and sig.mcnemar.c == 0
+    assert sig.mcnemar.p_value == pytest.approx(2 / 32)
+    assert sig.status == "not significant" and result.decision is False
+    assert result.winner == f"{name}:1" and "not statistically significant" in result.reason
+    assert result.baseline.predictions == base_file
     assert "0.0625" in render_markdown(result) and "0.0625" in render_html(result)
 
     much_file = _write_predictions(tmp_path / "much.csv", labels, much)
     better = _compare(registry, candidate=f"{name}:3", candidate_predictions_path=much_file, seed=7)
-    assert better["significance"]["status"] == "significant" and better["decision"] is True
-    assert better["scalars"]["mcnemar_p_value"] < 0.01 and better["scalars"]["bootstrap_ci_low"] > 0
+    assert better.significance.status == "significant" and better.decision is True
+    assert better.scalars["mcnemar_p_value"] < 0.01 and better.scalars["bootstrap_ci_low"] > 0
     repeat = _compare(registry, candidate=f"{name}:3", candidate_predictions_path=much_file, seed=7)
-    assert repeat["significance"] == better["significance"]  # seeded: reproducible
+    assert repeat.significance == better.significance  # seeded: reproducible
 
     explicit = _compare(
         registry, candidate=f"{name}:3", candidate_predictions_path=much_file, baseline_predictions_path=much_file
     )
-    assert explicit["significance"]["status"] == "not significant"  # identical predictions: no difference
+    assert explicit.significance.status == "not significant"  # identical predictions: no difference
 
 
 def test_unreadable_recorded_predictions(registry: EmbeddedRegistry, unique: str, tmp_path: Path) -> None:
@@ -305,17 +305,17 @@ def test_unreadable_recorded_predictions(registry: EmbeddedRegistry, unique: str
     ids = _model(registry, name, [("1", 0.90), ("2", 0.95)])
     conn = connect_model_registry(registry.url)
     try:
-        assert comparison.record_predictions_artifact(conn, ids["1"], "s3://bucket/p.csv") == "created"
-        assert comparison.record_predictions_artifact(conn, ids["1"], "s3://bucket/p2.csv") == "updated"
+        assert record_predictions_artifact(conn, ids["1"], "s3://bucket/p.csv") == "created"
+        assert record_predictions_artifact(conn, ids["1"], "s3://bucket/p2.csv") == "updated"
     finally:
         conn.close()
     _promote(registry, f"{name}:1")
     labels = [1, 0, 1, 1]
     cand_file = _write_predictions(tmp_path / "c.csv", labels, labels)
     result = _compare(registry, candidate=f"{name}:2", candidate_predictions_path=cand_file)
-    assert result["decision"] is True and result["significance"]["status"] == "not tested"
-    assert any("s3://bucket/p2.csv" in note and "baseline_predictions" in note for note in result["notes"])
+    assert result.decision is True and result.significance.status == "not tested"
+    assert any("s3://bucket/p2.csv" in note and "baseline_predictions" in note for note in result.notes)
     strict = _compare(registry, candidate=f"{name}:2", candidate_predictions_path=cand_file, require_significance=True)
-    assert strict["decision"] is False and "significance required" in strict["reason"]
+    assert strict.decision is False and "significance required" in strict.reason
     with pytest.raises(FileNotFoundError, match="candidate_predictions"):
         _compare(registry, candidate=f"{name}:2", candidate_predictions_path=str(tmp_path / "missing.csv"))

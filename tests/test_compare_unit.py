@@ -7,6 +7,7 @@ import math
 import random
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,29 +15,19 @@ from typing import Any
 
 import pytest
 
-from kfp_model_lifecycle.comparison.core import (
-    assess_significance,
-    binomial_tail,
-    canonical_metric_name,
-    check_compare_settings,
-    decide,
-    evaluate_gate,
-    evaluate_gates,
-    filter_property_name,
-    format_number,
-    mcnemar_exact,
-    metric_filter,
-    metric_from_predictions,
+from kfp_model_lifecycle.comparison.bootstrap import BootstrapInterval, paired_bootstrap, quantile
+from kfp_model_lifecycle.comparison.decision import Side, decide
+from kfp_model_lifecycle.comparison.formatting import format_number
+from kfp_model_lifecycle.comparison.gates import Gate, GateResult, evaluate_gate, evaluate_gates, parse_gates
+from kfp_model_lifecycle.comparison.metrics import canonical_metric_name, metric_from_predictions
+from kfp_model_lifecycle.comparison.predictions import (
+    Predictions,
     normalize_label,
     pair_predictions,
-    paired_bootstrap,
-    parse_gates,
-    quantile,
     read_predictions,
     resolve_predictions_path,
-    version_lineage,
-    version_metrics,
 )
+from kfp_model_lifecycle.comparison.ranking import TrendPoint, filter_property_name, metric_filter
 from kfp_model_lifecycle.comparison.report import (
     markdown_text,
     render_html,
@@ -44,6 +35,18 @@ from kfp_model_lifecycle.comparison.report import (
     report_summary,
     trend_svg,
 )
+from kfp_model_lifecycle.comparison.result import ComparisonResult, MetricRow
+from kfp_model_lifecycle.comparison.settings import CompareSettings
+from kfp_model_lifecycle.comparison.significance import (
+    McNemar,
+    Significance,
+    SignificanceStatus,
+    SignificanceTest,
+    assess_significance,
+    binomial_tail,
+    mcnemar_exact,
+)
+from kfp_model_lifecycle.comparison.versions import VersionSummary, version_lineage, version_metrics
 
 # -- gates: parsing and validation -----------------------------------------------------------------------------
 
@@ -52,13 +55,13 @@ def test_parse_gates_accepts_lists_mlflow_dicts_and_json() -> None:
     as_list = [{"metric": "accuracy", "higher_is_better": True, "threshold": 0.9, "min_absolute_change": 0.005}]
     as_dict = {"accuracy": {"greater_is_better": True, "threshold": 0.9, "min_absolute_change": 0.005}}
     expected = [
-        {
-            "metric": "accuracy",
-            "higher_is_better": True,
-            "threshold": 0.9,
-            "min_absolute_change": 0.005,
-            "min_relative_change": None,
-        }
+        Gate(
+            metric="accuracy",
+            higher_is_better=True,
+            threshold=0.9,
+            min_absolute_change=0.005,
+            min_relative_change=None,
+        )
     ]
     assert parse_gates(as_list) == expected
     assert parse_gates(as_dict) == expected
@@ -69,8 +72,8 @@ def test_parse_gates_accepts_lists_mlflow_dicts_and_json() -> None:
             {"metric": "log_loss", "higher_is_better": False, "threshold": 0.4},
         ]
     )
-    assert [g["metric"] for g in two] == ["accuracy", "log_loss"]
-    assert two[0]["min_relative_change"] == 0.0 and two[1]["higher_is_better"] is False
+    assert [g.metric for g in two] == ["accuracy", "log_loss"]
+    assert two[0].min_relative_change == 0.0 and two[1].higher_is_better is False
 
 
 @pytest.mark.parametrize(
@@ -118,13 +121,13 @@ def test_parse_gates_rejects_with_a_message_naming_the_problem(gates: Any, fragm
 # -- gates: boundaries ----------------------------------------------------------------------------------------
 
 
-def _gate(**checks: Any) -> dict[str, Any]:
+def _gate(**checks: Any) -> Gate:
     spec = {"metric": "m", "higher_is_better": checks.pop("higher_is_better", True), **checks}
     return parse_gates([spec])[0]
 
 
-def _status(result: dict[str, Any], check: str) -> str:
-    return next(c["status"] for c in result["checks"] if c["check"] == check)
+def _status(result: GateResult, check: str) -> str:
+    return next(c.status for c in result.checks if c.check == check)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +144,7 @@ def _status(result: dict[str, Any], check: str) -> str:
 def test_threshold_boundaries(higher: bool, threshold: float, value: float, status: str) -> None:
     result = evaluate_gate(_gate(higher_is_better=higher, threshold=threshold), value, None, has_baseline=False)
     assert _status(result, "threshold") == status
-    assert result["passed"] is (status == "pass")
+    assert result.passed is (status == "pass")
 
 
 @pytest.mark.parametrize(
@@ -197,30 +200,30 @@ def test_relative_change_with_a_zero_baseline_falls_back_to_strictly_better(
     higher: bool, value: float, status: str
 ) -> None:
     result = evaluate_gate(_gate(higher_is_better=higher, min_relative_change=0.2), value, 0.0, has_baseline=True)
-    check = next(c for c in result["checks"] if c["check"] == "min_relative_change")
-    assert check["status"] == status
-    assert "baseline" in check["detail"] and "0" in check["detail"]
+    check = next(c for c in result.checks if c.check == "min_relative_change")
+    assert check.status == status
+    assert "baseline" in check.detail and "0" in check.detail
 
 
 def test_missing_metric_on_either_side_fails_with_the_side_named() -> None:
     gate = _gate(threshold=0.9, min_absolute_change=0.01)
     missing_candidate = evaluate_gate(gate, None, 0.9, has_baseline=True)
-    assert missing_candidate["passed"] is False
-    assert "the candidate has no numeric metric 'm'" in missing_candidate["checks"][0]["detail"]
+    assert missing_candidate.passed is False
+    assert "the candidate has no numeric metric 'm'" in missing_candidate.checks[0].detail
     missing_baseline = evaluate_gate(gate, 0.95, None, has_baseline=True)
-    assert missing_baseline["passed"] is False
+    assert missing_baseline.passed is False
     assert _status(missing_baseline, "threshold") == "pass"
     assert "the baseline has no numeric metric 'm'" in next(
-        c["detail"] for c in missing_baseline["checks"] if c["check"] == "min_absolute_change"
+        c.detail for c in missing_baseline.checks if c.check == "min_absolute_change"
     )
 
 
 def test_without_a_baseline_only_thresholds_apply() -> None:
     gate = _gate(threshold=0.9, min_absolute_change=0.01, min_relative_change=0.1)
     result = evaluate_gate(gate, 0.95, None, has_baseline=False)
-    assert result["passed"] is True
-    assert [c["status"] for c in result["checks"]] == ["pass", "skipped", "skipped"]
-    assert evaluate_gate(gate, 0.85, None, has_baseline=False)["passed"] is False
+    assert result.passed is True
+    assert [c.status for c in result.checks] == ["pass", "skipped", "skipped"]
+    assert evaluate_gate(gate, 0.85, None, has_baseline=False).passed is False
 
 
 def test_several_gates_at_once() -> None:
@@ -231,28 +234,28 @@ def test_several_gates_at_once() -> None:
         ]
     )
     results = evaluate_gates(gates, {"accuracy": 0.95, "latency_ms": 48.0}, {"accuracy": 0.93, "latency_ms": 47.0})
-    assert [r["passed"] for r in results] == [True, False]  # latency regressed
-    assert evaluate_gates(gates, {"accuracy": 0.95, "latency_ms": 45.0}, {"accuracy": 0.93, "latency_ms": 47.0})[1][
-        "passed"
-    ]
+    assert [r.passed for r in results] == [True, False]  # latency regressed
+    assert evaluate_gates(gates, {"accuracy": 0.95, "latency_ms": 45.0}, {"accuracy": 0.93, "latency_ms": 47.0})[
+        1
+    ].passed
 
 
-def _mlflow_validate(gate: dict[str, Any], candidate: float, baseline: float) -> bool:
+def _mlflow_validate(gate: Gate, candidate: float, baseline: float) -> bool:
     """MLflow's ``_validate`` (mlflow/models/evaluation/validation.py) for one metric, transcribed."""
-    higher = gate["higher_is_better"]
+    higher = gate.higher_is_better
     ok = (lambda a, b: a >= b) if higher else (lambda a, b: a <= b)
     shift = (lambda a, b: a + b) if higher else (lambda a, b: a - b)
     failed = False
-    if gate["threshold"] is not None:
-        failed |= not ok(candidate, gate["threshold"])
-    if gate["min_absolute_change"] is not None:
-        failed |= not ok(candidate, shift(baseline, gate["min_absolute_change"]))
-    if gate["min_relative_change"] is not None:
+    if gate.threshold is not None:
+        failed |= not ok(candidate, gate.threshold)
+    if gate.min_absolute_change is not None:
+        failed |= not ok(candidate, shift(baseline, gate.min_absolute_change))
+    if gate.min_relative_change is not None:
         if baseline == 0:
             failed |= not ok(candidate, shift(baseline, 1e-10))
         else:
             change = (candidate - baseline) / baseline if higher else (baseline - candidate) / baseline
-            failed |= change < gate["min_relative_change"]
+            failed |= change < gate.min_relative_change
     return not failed
 
 
@@ -268,13 +271,13 @@ def test_agrees_with_mlflow_away_from_float_boundaries() -> None:
         )
         baseline = round(rng.uniform(0.1, 1.0), 4)
         candidate = round(baseline + rng.uniform(-0.1, 0.1), 4)
-        ours = evaluate_gate(gate, candidate, baseline, has_baseline=True)["passed"]
+        ours = evaluate_gate(gate, candidate, baseline, has_baseline=True).passed
         # Skip cases within float noise of a boundary, where MLflow's binary arithmetic and ours may differ.
-        bounds = [gate["threshold"]] if gate["threshold"] is not None else []
-        sign = 1 if gate["higher_is_better"] else -1
-        if gate["min_absolute_change"] is not None:
-            bounds.append(baseline + sign * gate["min_absolute_change"])
-        bounds.append(baseline * (1 + sign * gate["min_relative_change"]))
+        bounds = [gate.threshold] if gate.threshold is not None else []
+        sign = 1 if gate.higher_is_better else -1
+        if gate.min_absolute_change is not None:
+            bounds.append(baseline + sign * gate.min_absolute_change)
+        bounds.append(baseline * (1 + sign * gate.min_relative_change))
         if any(abs(candidate - b) < 1e-9 for b in bounds):
             continue
         assert ours == _mlflow_validate(gate, candidate, baseline), (gate, candidate, baseline)
@@ -284,10 +287,10 @@ def test_agrees_with_mlflow_away_from_float_boundaries() -> None:
 
 def test_gate_details_carry_the_numbers() -> None:
     result = evaluate_gate(_gate(threshold=0.9, min_absolute_change=0.005), 0.9031, 0.9, has_baseline=True)
-    absolute = next(c for c in result["checks"] if c["check"] == "min_absolute_change")
-    assert absolute["status"] == "fail"
-    assert absolute["required"] == ">= 0.905 (baseline 0.9 + 0.005)"
-    assert "0.9031" in absolute["detail"] and "+0.0031" in absolute["detail"] and "0.005" in absolute["detail"]
+    absolute = next(c for c in result.checks if c.check == "min_absolute_change")
+    assert absolute.status == "fail"
+    assert absolute.required == ">= 0.905 (baseline 0.9 + 0.005)"
+    assert "0.9031" in absolute.detail and "+0.0031" in absolute.detail and "0.005" in absolute.detail
 
 
 # -- significance -----------------------------------------------------------------------------------------------
@@ -320,17 +323,16 @@ def test_binomial_tail_log_space_matches_exact_arithmetic_for_large_n() -> None:
     assert 0 < mcnemar_exact(600_000, 598_000) < 1  # fast even for a million discordant pairs
 
 
-def _predictions(labels: list[int], preds: list[int], scores: list[float] | None = None) -> dict[str, Any]:
-    return {
-        "labels": [str(x) for x in labels],
-        "predictions": [str(x) for x in preds],
-        "scores": scores,
-        "ids": None,
-        "rows": len(labels),
-    }
+def _predictions(labels: list[int], preds: list[int], scores: list[float] | None = None) -> Predictions:
+    return Predictions(
+        labels=tuple(str(x) for x in labels),
+        predictions=tuple(str(x) for x in preds),
+        scores=tuple(scores) if scores is not None else None,
+        ids=None,
+    )
 
 
-def _synthetic(n: int, cand_acc: float, base_acc: float, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _synthetic(n: int, cand_acc: float, base_acc: float, seed: int) -> tuple[Predictions, Predictions]:
     rng = random.Random(seed)
     labels = [rng.randint(0, 1) for _ in range(n)]
     cand = [y if rng.random() < cand_acc else 1 - y for y in labels]
@@ -341,13 +343,13 @@ def _synthetic(n: int, cand_acc: float, base_acc: float, seed: int) -> tuple[dic
 def test_mcnemar_decides_for_accuracy_on_synthetic_data() -> None:
     cand, base = _synthetic(1000, 0.95, 0.80, seed=1)
     better = assess_significance("accuracy", True, cand, base, seed=3)
-    assert better["status"] == "significant" and better["method"] == "mcnemar"
-    assert better["mcnemar"]["p_value"] < 1e-6
-    assert better["bootstrap"]["ci_low"] > 0  # reported alongside
+    assert better.status == "significant" and better.method == "mcnemar"
+    assert better.mcnemar.p_value < 1e-6
+    assert better.bootstrap.ci_low > 0  # reported alongside
     same = assess_significance("accuracy", True, *_synthetic(200, 0.9, 0.9, seed=2))
-    assert same["status"] == "not significant" and same["significant"] is False
+    assert same.status == "not significant" and same.significant is False
     worse = assess_significance("accuracy", True, base, cand)
-    assert worse["status"] == "not significant" and "not better" in worse["reason"]
+    assert worse.status == "not significant" and "not better" in worse.reason
 
 
 def test_one_discordant_pair_is_not_significant_but_ten_are() -> None:
@@ -356,20 +358,20 @@ def test_one_discordant_pair_is_not_significant_but_ten_are() -> None:
     one = base.copy()
     one[0] = 0
     result = assess_significance("accuracy", True, _predictions(labels, base), _predictions(labels, one))
-    assert result["mcnemar"] == {"b": 1, "c": 0, "p_value": 1.0}
-    assert result["status"] == "not significant"
+    assert result.mcnemar == McNemar(b=1, c=0, p_value=1.0)
+    assert result.status == "not significant"
     cand = [1] * 50
     worse_base = [0] * 10 + [1] * 40
     result = assess_significance("accuracy", True, _predictions(labels, cand), _predictions(labels, worse_base))
-    assert result["mcnemar"]["b"] == 10 and result["mcnemar"]["c"] == 0
-    assert result["mcnemar"]["p_value"] == pytest.approx(2 / 1024)
-    assert result["status"] == "significant"
+    assert result.mcnemar.b == 10 and result.mcnemar.c == 0
+    assert result.mcnemar.p_value == pytest.approx(2 / 1024)
+    assert result.status == "significant"
 
 
 def test_identical_predictions_give_a_zero_interval() -> None:
     cand, _ = _synthetic(300, 0.9, 0.9, seed=4)
     result = paired_bootstrap("accuracy", pair_predictions(cand, cand), resamples=500, seed=1)
-    assert (result["ci_low"], result["ci_high"], result["difference"]) == (0.0, 0.0, 0.0)
+    assert (result.ci_low, result.ci_high, result.difference) == (0.0, 0.0, 0.0)
 
 
 def test_bootstrap_is_reproducible_with_its_seed() -> None:
@@ -378,7 +380,7 @@ def test_bootstrap_is_reproducible_with_its_seed() -> None:
     first = paired_bootstrap("f1", paired, resamples=300, seed=11)
     assert paired_bootstrap("f1", paired, resamples=300, seed=11) == first
     assert paired_bootstrap("f1", paired, resamples=300, seed=12) != first
-    assert first["ci_low"] < first["difference"] < first["ci_high"]
+    assert first.ci_low < first.difference < first.ci_high
 
 
 @pytest.mark.parametrize(
@@ -401,19 +403,19 @@ def test_bootstrap_fast_paths_equal_recomputing_the_metric_per_resample(metric: 
     diffs = []
     for _ in range(120):
         idx = draw.choices(range(n), k=n)
-        sample = [paired["labels"][i] for i in idx]
+        sample = [paired.labels[i] for i in idx]
         value_c = metric_from_predictions(
-            metric, sample, [paired["candidate"][i] for i in idx], [paired["candidate_scores"][i] for i in idx]
+            metric, sample, [paired.candidate[i] for i in idx], [paired.candidate_scores[i] for i in idx]
         )
         value_b = metric_from_predictions(
-            metric, sample, [paired["baseline"][i] for i in idx], [paired["baseline_scores"][i] for i in idx]
+            metric, sample, [paired.baseline[i] for i in idx], [paired.baseline_scores[i] for i in idx]
         )
         if value_c is not None and value_b is not None:
             diffs.append(value_c - value_b)
     diffs.sort()
-    assert fast["used"] == len(diffs)
-    assert fast["ci_low"] == pytest.approx(quantile(diffs, 0.025), abs=1e-12)
-    assert fast["ci_high"] == pytest.approx(quantile(diffs, 0.975), abs=1e-12)
+    assert fast.used == len(diffs)
+    assert fast.ci_low == pytest.approx(quantile(diffs, 0.025), abs=1e-12)
+    assert fast.ci_high == pytest.approx(quantile(diffs, 0.975), abs=1e-12)
 
 
 def test_bootstrap_decides_for_roc_auc_and_lower_is_better_metrics() -> None:
@@ -425,26 +427,26 @@ def test_bootstrap_decides_for_roc_auc_and_lower_is_better_metrics() -> None:
     preds_noisy = [int(s > 0.5) for s in noisy]
     cand, base = _predictions(labels, preds_good, good), _predictions(labels, preds_noisy, noisy)
     result = assess_significance("roc_auc", True, cand, base, resamples=300, seed=1)
-    assert result["method"] == "bootstrap" and result["status"] == "significant"
-    assert result["candidate_value"] > 0.9 > 0.6 > result["baseline_value"]
+    assert result.method == "bootstrap" and result.status == "significant"
+    assert result.candidate_value > 0.9 > 0.6 > result.baseline_value
     # mae: lower is better; the candidate's errors are smaller
     y = [float(i) for i in range(200)]
     cand_r = _predictions([int(v) for v in y], [int(v + rng.choice((-1, 0, 1))) for v in y])
     base_r = _predictions([int(v) for v in y], [int(v + rng.choice((-4, -3, 3, 4))) for v in y])
-    assert assess_significance("mae", False, cand_r, base_r, resamples=300)["status"] == "significant"
-    assert assess_significance("mae", True, cand_r, base_r, resamples=300)["status"] == "not significant"
+    assert assess_significance("mae", False, cand_r, base_r, resamples=300).status == "significant"
+    assert assess_significance("mae", True, cand_r, base_r, resamples=300).status == "not significant"
 
 
 def test_significance_not_tested_reasons() -> None:
     cand, base = _synthetic(50, 0.9, 0.8, seed=6)
-    assert "candidate" in assess_significance("accuracy", True, None, base)["reason"]
-    assert assess_significance("accuracy", True, cand, base, method="none")["status"] == "not tested"
-    assert "cannot be computed" in assess_significance("latency_ms", False, cand, base)["reason"]
-    assert "McNemar" in assess_significance("f1", True, cand, base, method="mcnemar")["reason"]
+    assert "candidate" in assess_significance("accuracy", True, None, base).reason
+    assert assess_significance("accuracy", True, cand, base, method="none").status == "not tested"
+    assert "cannot be computed" in assess_significance("latency_ms", False, cand, base).reason
+    assert "McNemar" in assess_significance("f1", True, cand, base, method="mcnemar").reason
     short = _predictions([1, 0], [1, 0])
-    assert "rows" in assess_significance("accuracy", True, cand, short)["reason"]
+    assert "rows" in assess_significance("accuracy", True, cand, short).reason
     no_score = assess_significance("roc_auc", True, cand, base)
-    assert no_score["status"] == "not tested" and "undefined" in no_score["reason"]
+    assert no_score.status == "not tested" and "undefined" in no_score.reason
 
 
 def test_metrics_from_predictions_match_scikit_learn() -> None:
@@ -472,7 +474,7 @@ def test_metrics_from_predictions_match_scikit_learn() -> None:
 def test_canonical_metric_names_and_quantiles() -> None:
     assert canonical_metric_name("Accuracy") == "accuracy"
     assert canonical_metric_name("f1-score") == "f1" and canonical_metric_name("auc") == "roc_auc"
-    assert canonical_metric_name("latency") == ""
+    assert canonical_metric_name("latency") is None
     assert quantile([0.0, 1.0, 2.0, 3.0], 0.5) == 1.5 and quantile([5.0], 0.9) == 5.0
 
 
@@ -483,13 +485,8 @@ def test_read_predictions_in_the_example_pipelines_format(tmp_path: Path) -> Non
     path = tmp_path / "p.csv"
     path.write_text("label,prediction,score\n1,1,0.93\n0,1,0.61\n1,0,0.2\n\n")
     data = read_predictions(str(path))
-    assert data == {
-        "labels": ["1", "0", "1"],
-        "predictions": ["1", "1", "0"],
-        "scores": [0.93, 0.61, 0.2],
-        "ids": None,
-        "rows": 3,
-    }
+    assert data == Predictions(labels=("1", "0", "1"), predictions=("1", "1", "0"), scores=(0.93, 0.61, 0.2), ids=None)
+    assert data.rows == 3
     assert normalize_label("1.0") == "1" and normalize_label("True") == "1" and normalize_label(" cat ") == "cat"
 
 
@@ -508,12 +505,12 @@ def test_pairing_by_id_reorders_and_by_row_checks_labels(tmp_path: Path) -> None
     (tmp_path / "a.csv").write_text("id,label,prediction\na,1,1\nb,0,0\nc,1,0\n")
     (tmp_path / "b.csv").write_text("prediction,label,id\n0,0,b\n1,1,c\n0,1,a\n1,0,z\n")
     paired = pair_predictions(read_predictions(str(tmp_path / "a.csv")), read_predictions(str(tmp_path / "b.csv")))
-    assert paired["ok"] and paired["n"] == 3
-    assert paired["labels"] == ["1", "0", "1"]
-    assert paired["candidate"] == ["1", "0", "0"] and paired["baseline"] == ["0", "0", "1"]
-    assert "1 only in the baseline's" in paired["reason"]
-    mismatch = pair_predictions(_predictions([1, 0], [1, 0]), _predictions([1, 1], [1, 0]))
-    assert not mismatch["ok"] and "row 2" in mismatch["reason"]
+    assert paired.n == 3
+    assert paired.labels == ("1", "0", "1")
+    assert paired.candidate == ("1", "0", "0") and paired.baseline == ("0", "0", "1")
+    assert "1 only in the baseline's" in paired.note
+    with pytest.raises(ValueError, match="row 2"):
+        pair_predictions(_predictions([1, 0], [1, 0]), _predictions([1, 1], [1, 0]))
 
 
 def test_resolve_predictions_path(tmp_path: Path) -> None:
@@ -579,7 +576,7 @@ def test_settings_are_checked_before_connecting(kwargs: dict[str, Any], fragment
     }
     settings.update(kwargs)
     with pytest.raises(ValueError, match=re.escape(fragment)):
-        check_compare_settings(**settings)
+        CompareSettings.from_inputs(gates=[{"metric": "m", "higher_is_better": True, "threshold": 1}], **settings)
 
 
 @pytest.mark.parametrize(
@@ -587,148 +584,136 @@ def test_settings_are_checked_before_connecting(kwargs: dict[str, Any], fragment
     [("", "production"), ("Production", "production"), ("best", "best"), ("none", "none"), ("m:1", "reference")],
 )
 def test_baseline_modes(baseline: str, mode: str) -> None:
-    assert check_compare_settings(baseline, "auto", 0.05, 1000, 100, 30) == mode
+    settings = CompareSettings.from_inputs(
+        gates=[{"metric": "m", "higher_is_better": True, "threshold": 1}], baseline=baseline
+    )
+    assert settings.baseline_mode == mode
 
 
 # -- decision ---------------------------------------------------------------------------------------------------
 
-CAND = {"reference": "m:2", "version_id": "2"}
-BASE = {"reference": "m:1", "version_id": "1"}
+CAND = VersionSummary(reference="m:2", version_id="2")
+BASE = VersionSummary(reference="m:1", version_id="1")
 
 
-def _gates_passing(passed: bool) -> list[dict[str, Any]]:
+def _gates_passing(passed: bool) -> list[GateResult]:
     gate = _gate(threshold=0.9)
     return [evaluate_gate(gate, 0.95 if passed else 0.85, None, has_baseline=False)]
 
 
+def _significance(status: SignificanceStatus, reason: str) -> Significance:
+    return Significance(status=status, reason=reason, metric="m", method=SignificanceTest.AUTO, alpha=0.05)
+
+
 def test_decide_without_baseline() -> None:
-    result = decide(CAND, None, _gates_passing(True), {"status": "not tested"}, baseline_note="no production")
-    assert result["decision"] is True and result["winner"] == "m:2"
-    assert result["reason"].startswith("no baseline (no production)")
-    failed = decide(CAND, None, _gates_passing(False), {"status": "not tested"})
-    assert failed["decision"] is False and failed["winner"] == "" and "0.85" in failed["reason"]
+    untested = _significance(SignificanceStatus.NOT_TESTED, "")
+    result = decide(CAND, None, _gates_passing(True), untested, baseline_note="no production")
+    assert result.decision is True and result.winner == "m:2"
+    assert result.reason.startswith("no baseline (no production)")
+    failed = decide(CAND, None, _gates_passing(False), untested)
+    assert failed.decision is False and failed.winner == "" and "0.85" in failed.reason
 
 
 def test_decide_with_baseline_and_significance() -> None:
     passing = _gates_passing(True)
-    significant = {"status": "significant", "reason": "p small"}
-    assert decide(CAND, BASE, passing, significant)["decision"] is True
-    not_significant = decide(CAND, BASE, passing, {"status": "not significant", "reason": "p = 0.4"})
-    assert not_significant["decision"] is False and not_significant["winner"] == "m:1"
-    assert "p = 0.4" in not_significant["reason"]
-    untested = {"status": "not tested", "reason": "no predictions"}
-    assert decide(CAND, BASE, passing, untested)["decision"] is True
+    significant = _significance(SignificanceStatus.SIGNIFICANT, "p small")
+    assert decide(CAND, BASE, passing, significant).decision is True
+    not_significant = decide(CAND, BASE, passing, _significance(SignificanceStatus.NOT_SIGNIFICANT, "p = 0.4"))
+    assert not_significant.decision is False and not_significant.winner == "m:1"
+    assert "p = 0.4" in not_significant.reason
+    untested = _significance(SignificanceStatus.NOT_TESTED, "no predictions")
+    assert decide(CAND, BASE, passing, untested).decision is True
     required = decide(CAND, BASE, passing, untested, require_significance=True)
-    assert required["decision"] is False and "required" in required["reason"]
-    assert decide(CAND, BASE, _gates_passing(False), significant)["decision"] is False
+    assert required.decision is False and "required" in required.reason
+    assert decide(CAND, BASE, _gates_passing(False), significant).decision is False
     itself = decide(CAND, CAND, passing, significant)
-    assert itself["decision"] is False and "already is the baseline" in itself["reason"]
+    assert itself.decision is False and "already is the baseline" in itself.reason
 
 
 # -- reports ----------------------------------------------------------------------------------------------------
 
 
-def _result(**overrides: Any) -> dict[str, Any]:
-    gates = parse_gates(
-        [
+def _result(**overrides: Any) -> ComparisonResult:
+    settings = CompareSettings.from_inputs(
+        gates=[
             {"metric": "accuracy", "higher_is_better": True, "threshold": 0.9, "min_absolute_change": 0.005},
             {"metric": "log_loss", "higher_is_better": False, "min_relative_change": 0.0},
         ]
     )
     cand_metrics = {"accuracy": 0.9531, "log_loss": 0.21}
     base_metrics = {"accuracy": 0.9301, "log_loss": 0.24}
-    gate_results = evaluate_gates(gates, cand_metrics, base_metrics)
-    cand = {
-        "reference": "iris:1.0.3",
-        "model_name": "iris",
-        "model_id": "1",
-        "version_name": "1.0.3",
-        "version_id": "7",
-        "stage": "",
-        "state": "LIVE",
-        "created": 1_700_000_000_000,
-        "metrics": cand_metrics,
-        "lineage": {"run URL": "https://kfp.example.com/#/runs/details/abc", "code version": "deadbeef"},
-        "predictions": "s3://bucket/cand.csv",
-    }
-    base = {
-        **cand,
-        "reference": "iris:1.0.1",
-        "version_name": "1.0.1",
-        "version_id": "3",
-        "stage": "production",
-        "metrics": base_metrics,
-        "lineage": {"run URL": "javascript:alert(1)", "code version": "cafe"},
-    }
-    significance = {
-        "status": "significant",
-        "significant": True,
-        "reason": "the candidate is significantly better",
-        "metric": "accuracy",
-        "method": "mcnemar",
-        "alpha": 0.05,
-        "n": 143,
-        "pairing": "paired by row: 143 examples",
-        "candidate_value": 0.9531,
-        "baseline_value": 0.9301,
-        "difference": 0.023,
-        "mcnemar": {"b": 9, "c": 1, "p_value": 0.021484375},
-        "bootstrap": {
-            "ci_low": 0.0035,
-            "ci_high": 0.042,
-            "confidence": 0.95,
-            "resamples": 1000,
-            "used": 1000,
-            "seed": 0,
-        },
-    }
+    gate_results = evaluate_gates(settings.gates, cand_metrics, base_metrics)
+    cand = VersionSummary(
+        reference="iris:1.0.3",
+        model_name="iris",
+        model_id="1",
+        version_name="1.0.3",
+        version_id="7",
+        stage="",
+        state="LIVE",
+        created=1_700_000_000_000,
+        metrics=cand_metrics,
+        lineage={"run URL": "https://kfp.example.com/#/runs/details/abc", "code version": "deadbeef"},
+        predictions="s3://bucket/cand.csv",
+    )
+    base = replace(
+        cand,
+        reference="iris:1.0.1",
+        version_name="1.0.1",
+        version_id="3",
+        stage="production",
+        metrics=base_metrics,
+        lineage={"run URL": "javascript:alert(1)", "code version": "cafe"},
+    )
+    significance = Significance(
+        status=SignificanceStatus.SIGNIFICANT,
+        significant=True,
+        reason="the candidate is significantly better",
+        metric="accuracy",
+        method=SignificanceTest.MCNEMAR,
+        alpha=0.05,
+        n=143,
+        pairing="paired by row: 143 examples",
+        candidate_value=0.9531,
+        baseline_value=0.9301,
+        difference=0.023,
+        mcnemar=McNemar(b=9, c=1, p_value=0.021484375),
+        bootstrap=BootstrapInterval(
+            difference=0.023, ci_low=0.0035, ci_high=0.042, confidence=0.95, resamples=1000, used=1000, seed=0
+        ),
+    )
     verdict = decide(cand, base, gate_results, significance)
-    result = {
-        **verdict,
-        "candidate": cand,
-        "baseline": base,
-        "baseline_mode": "production",
-        "baseline_request": "production",
-        "baseline_note": "",
-        "ranking": None,
-        "primary_metric": "accuracy",
-        "higher_is_better": True,
-        "gates": gate_results,
-        "gate_specs": gates,
-        "metrics": [
-            {
-                "metric": "accuracy",
-                "candidate": 0.9531,
-                "baseline": 0.9301,
-                "delta": 0.023,
-                "relative": 0.0247,
-                "gated": True,
-            },
-        ],
-        "significance": significance,
-        "trend": [
-            {"id": "1", "version": "1.0.0", "value": 0.91, "created": 1, "stage": "", "role": ""},
-            {"id": "3", "version": "1.0.1", "value": 0.9301, "created": 2, "stage": "production", "role": "baseline"},
-            {"id": "7", "version": "1.0.3", "value": 0.9531, "created": 3, "stage": "", "role": "candidate"},
-        ],
-        "settings": {
-            "significance_test": "auto",
-            "significance_level": 0.05,
-            "bootstrap_resamples": 1000,
-            "seed": 0,
-            "require_significance": False,
-        },
-        "notes": [],
-        "registry_url": "http://127.0.0.1:8080",
-        "scalars": {},
-    }
-    result.update(overrides)
-    return result
+    result = ComparisonResult(
+        decision=verdict.decision,
+        winner=verdict.winner,
+        winner_role=verdict.winner_role,
+        reason=verdict.reason,
+        reasons=verdict.reasons,
+        candidate=cand,
+        baseline=base,
+        baseline_note="",
+        ranking=None,
+        gates=tuple(gate_results),
+        metrics=(
+            MetricRow(metric="accuracy", candidate=0.9531, baseline=0.9301, delta=0.023, relative=0.0247, gated=True),
+        ),
+        significance=significance,
+        trend=(
+            TrendPoint(id="1", version="1.0.0", value=0.91, created=1, stage="", role=""),
+            TrendPoint(id="3", version="1.0.1", value=0.9301, created=2, stage="production", role="baseline"),
+            TrendPoint(id="7", version="1.0.3", value=0.9531, created=3, stage="", role="candidate"),
+        ),
+        settings=settings,
+        predictions_recorded="",
+        notes=(),
+        registry_url="http://127.0.0.1:8080",
+    )
+    return replace(result, **overrides)
 
 
 def test_reports_contain_the_numbers() -> None:
     result = _result()
-    assert result["decision"] is True
+    assert result.decision is True
     markdown, page = render_markdown(result), render_html(result)
     for text in (markdown, page):
         for number in (
@@ -756,7 +741,7 @@ def test_reports_contain_the_numbers() -> None:
 
 def test_markdown_has_no_raw_html_and_escapes_table_breakers() -> None:
     result = _result()
-    result["candidate"]["lineage"]["evil"] = "<img src=x onerror=alert(1)> | col"
+    result.candidate.lineage["evil"] = "<img src=x onerror=alert(1)> | col"
     markdown = render_markdown(result)
     assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt; \\| col" in markdown
     assert not re.search(r"<[A-Za-z/!]", markdown)
@@ -774,10 +759,11 @@ class _Collector(HTMLParser):
 
 def test_html_is_self_contained_and_escapes_registry_strings() -> None:
     result = _result()
-    result["candidate"]["version_name"] = "<script>alert(1)</script>"
-    result["candidate"]["reference"] = "iris:<script>alert(1)</script>"
-    result["trend"][2]["version"] = "<script>alert(1)</script>"
-    result["notes"] = ['"><svg onload=alert(1)>']
+    candidate = replace(
+        result.candidate, version_name="<script>alert(1)</script>", reference="iris:<script>alert(1)</script>"
+    )
+    trend = (*result.trend[:2], replace(result.trend[2], version="<script>alert(1)</script>"))
+    result = replace(result, candidate=candidate, trend=trend, notes=('"><svg onload=alert(1)>',))
     page = render_html(result)
     assert "<script" not in page.lower() and "&lt;script&gt;" in page
     assert "<svg onload" not in page
@@ -805,8 +791,8 @@ def test_trend_chart_is_valid_svg_with_highlights_and_threshold() -> None:
     assert titles[2] == "1.0.3: accuracy = 0.9531 (candidate)"
     assert data_points[2].get("fill") == "#ef6c00" and data_points[1].get("fill") == "#1565c0"
     assert any((t.text or "") == "threshold 0.9" for t in root.findall(f"{ns}text"))
-    assert trend_svg(_result(trend=[])) == ""
-    single = trend_svg(_result(trend=[{"id": "1", "version": "v", "value": 0.5, "created": 0}]))
+    assert trend_svg(_result(trend=())) == ""
+    single = trend_svg(_result(trend=(TrendPoint(id="1", version="v", value=0.5, created=0),)))
     one = ET.fromstring(single)  # noqa: S314 - our own output
     assert one.tag == f"{ns}svg"
 
@@ -817,7 +803,7 @@ def test_report_summary_and_keep_banner() -> None:
     assert summary["decision"] is True and summary["winner"] == "iris:1.0.3" and summary["baseline"] == "iris:1.0.1"
     assert summary["p_value"] == 0.021484375 and summary["gates_total"] == 2 and summary["gates_passed"] == 2
     json.dumps(summary)
-    keep = _result(decision=False, winner="iris:1.0.1", winner_role="baseline", reason="keep iris:1.0.1: p = 0.3")
+    keep = _result(decision=False, winner="iris:1.0.1", winner_role=Side.BASELINE, reason="keep iris:1.0.1: p = 0.3")
     assert "**Decision: keep iris:1.0.1**" in render_markdown(keep)
     assert "Decision: keep <b>iris:1.0.1</b>" in render_html(keep)
 

@@ -10,8 +10,8 @@ from typing import Any, NamedTuple
 
 from kfp.dsl import HTML, Dataset, Markdown, Metrics, Model
 
-from kfp_model_lifecycle.comparison.core import run_compare_models
 from kfp_model_lifecycle.comparison.report import write_comparison_reports
+from kfp_model_lifecycle.comparison.run import run_compare_models
 from kfp_model_lifecycle.errors import InvalidInputError
 from kfp_model_lifecycle.log import component_log
 
@@ -91,11 +91,9 @@ def compare_models_task(
             **parameters,
         )
         summary = write_comparison_reports(result, report_markdown.path, report_html.path)
-        for name, value in result["scalars"].items():
+        for name, value in result.scalars.items():
             comparison.log_metric(name, value)
         report_markdown.metadata.update({**summary, "html_report_uri": report_html.uri})
         report_html.metadata.update({**summary, "markdown_report_uri": report_markdown.uri})
-        print(f"decision: {'promote' if result['decision'] else 'keep'} -- {result['reason']}")
-    return CompareModelsOutputs(
-        bool(result["decision"]), str(result["winner"]), str(result["reason"]), str(report_html.uri)
-    )
+        print(f"decision: {'promote' if result.decision else 'keep'} -- {result.reason}")
+    return CompareModelsOutputs(bool(result.decision), str(result.winner), str(result.reason), str(report_html.uri))
