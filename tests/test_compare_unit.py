@@ -35,7 +35,7 @@ from kfp_model_lifecycle.comparison.report import (
     report_summary,
     trend_svg,
 )
-from kfp_model_lifecycle.comparison.result import ComparisonResult, MetricRow
+from kfp_model_lifecycle.comparison.result import ComparisonResult, MetricRow, metric_rows
 from kfp_model_lifecycle.comparison.settings import CompareSettings
 from kfp_model_lifecycle.comparison.significance import (
     McNemar,
@@ -817,3 +817,19 @@ def test_format_number() -> None:
         "n/a",
         "123457",
     ]
+
+
+def test_metric_rows_and_scalars() -> None:
+    gates = parse_gates([{"metric": "accuracy", "higher_is_better": True, "threshold": 0.9}])
+    cand = VersionSummary(reference="m:2", metrics={"accuracy": 0.95, "f1": 0.9, "loss": 0.2})
+    base = VersionSummary(reference="m:1", metrics={"accuracy": 0.9, "f1": 0.0})
+    rows = metric_rows(gates, cand, base)
+    assert [(r.metric, r.gated) for r in rows] == [("accuracy", True), ("f1", False)]  # loss: candidate only
+    assert rows[0].delta == pytest.approx(0.05) and rows[0].relative == pytest.approx(0.05 / 0.9)
+    assert rows[1].relative is None  # baseline 0
+    assert [r.metric for r in metric_rows(gates, cand, None)] == ["accuracy", "f1", "loss"]
+    scalars = _result().scalars
+    assert scalars["decision"] == 1.0 and scalars["gates_passed"] == scalars["gates_total"] == 2.0
+    assert scalars["candidate_accuracy"] == 0.9531 and scalars["delta_accuracy"] == 0.023
+    assert scalars["mcnemar_p_value"] == 0.021484375 and scalars["bootstrap_ci_high"] == 0.042
+    assert "versions_ranked" not in scalars

@@ -87,9 +87,11 @@ class Gate:
     @property
     def comparisons(self) -> tuple[CheckName, ...]:
         """The checks against the baseline this gate sets."""
-        checks = ((CheckName.MIN_ABSOLUTE_CHANGE, self.min_absolute_change),)
-        checks += ((CheckName.MIN_RELATIVE_CHANGE, self.min_relative_change),)
-        return tuple(name for name, value in checks if value is not None)
+        settings = {
+            CheckName.MIN_ABSOLUTE_CHANGE: self.min_absolute_change,
+            CheckName.MIN_RELATIVE_CHANGE: self.min_relative_change,
+        }
+        return tuple(name for name, value in settings.items() if value is not None)
 
 
 @dataclass(frozen=True)

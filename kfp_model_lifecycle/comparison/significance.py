@@ -180,6 +180,7 @@ def assess_significance(
     untested = Significance(SignificanceStatus.NOT_TESTED, "", metric, method, float(alpha))
     canonical = canonical_metric_name(metric)
     reason = _untested_reason(metric, canonical, method, candidate_predictions, baseline_predictions)
+    # The reason covers the None cases; testing them again tells the type checker.
     if reason or canonical is None or candidate_predictions is None or baseline_predictions is None:
         return replace(untested, reason=reason)
     try:
