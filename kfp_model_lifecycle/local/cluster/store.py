@@ -45,6 +45,8 @@ DEFAULT_FORBIDDEN: frozenset[tuple[str, str]] = frozenset(
 )
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
 RESOURCES = (PLURAL, f"{PLURAL}/status")
+# Metadata only the server sets: kept from the stored object on every update.
+SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
 
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -129,6 +131,29 @@ def bad_request(message: str) -> ApiError:
 def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
     """What ``generation`` tracks: everything but ``metadata`` and ``status``."""
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _with_status_of(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A write of the status subresource: the current object with the status of ``new`` (none if it has none)."""
+    obj = copy.deepcopy(current)
+    if "status" in new:
+        obj["status"] = new["status"]
+    else:
+        obj.pop("status", None)
+    return obj
+
+
+def _check_no_new_finalizers(name: str, current: dict[str, Any], meta: dict[str, Any]) -> None:
+    """A deleted object (``deletionTimestamp`` set) may lose finalizers but gain none (422 Invalid)."""
+    if current["metadata"].get("deletionTimestamp") and set(meta.get("finalizers") or []) - set(
+        current["metadata"].get("finalizers") or []
+    ):
+        raise ApiError(
+            422,
+            "Invalid",
+            f'{KIND}.{GROUP} "{name}" is invalid: metadata.finalizers: Forbidden: '
+            "no new finalizers can be added if the object is being deleted",
+        )
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -218,7 +243,7 @@ class Store:
         if not name:
             raise invalid("", "metadata.name", "", "name or generateName is required")
         self._check_name(name)
-        for field in ("uid", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+        for field in SERVER_METADATA:
             meta.pop(field, None)
         obj.pop("status", None)
         meta.update(name=name, namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339())
@@ -359,42 +384,13 @@ class Store:
         dry_run: bool,
     ) -> tuple[dict[str, Any], str | None]:
         """Apply an update under the lock; returns (the result, the event to notify or None)."""
-        meta = _meta(new)
-        wanted_rv = meta.get("resourceVersion")
+        wanted_rv = _meta(new).get("resourceVersion")
         if wanted_rv not in (None, "") and str(wanted_rv) != current["metadata"]["resourceVersion"]:
             raise conflict(name)
         if subresource == "status":
-            obj = copy.deepcopy(current)
-            if "status" in new:
-                obj["status"] = new["status"]
-            else:
-                obj.pop("status", None)
+            obj = _with_status_of(current, new)
         else:
-            obj = new
-            meta = obj["metadata"]
-            for field in ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"):
-                if field in current["metadata"]:
-                    meta[field] = current["metadata"][field]
-                else:
-                    meta.pop(field, None)
-            meta["name"] = name
-            meta["namespace"] = namespace
-            if "status" in current:
-                obj["status"] = copy.deepcopy(current["status"])
-            else:
-                obj.pop("status", None)
-            if current["metadata"].get("deletionTimestamp") and set(meta.get("finalizers") or []) - set(
-                current["metadata"].get("finalizers") or []
-            ):
-                raise ApiError(
-                    422,
-                    "Invalid",
-                    f'{KIND}.{GROUP} "{name}" is invalid: metadata.finalizers: Forbidden: '
-                    "no new finalizers can be added if the object is being deleted",
-                )
-            self._check_name(name)
-            if _spec_part(obj) != _spec_part(current):
-                meta["generation"] = int(current["metadata"].get("generation", 1)) + 1
+            obj = self._spec_update(namespace, name, current, new)
         obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         if obj == current:
             return copy.deepcopy(current), None  # a no-op write changes nothing, not even the resourceVersion
@@ -407,6 +403,26 @@ class Store:
             self._commit(namespace, name, obj, "MODIFIED")
             event = "MODIFIED"
         return copy.deepcopy(obj), event
+
+    def _spec_update(self, namespace: str, name: str, current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        """``new`` with the server's metadata and the current status kept, ``generation`` bumped on a spec change."""
+        meta = new["metadata"]
+        for field in SERVER_METADATA:
+            if field in current["metadata"]:
+                meta[field] = current["metadata"][field]
+            else:
+                meta.pop(field, None)
+        meta["name"] = name
+        meta["namespace"] = namespace
+        if "status" in current:
+            new["status"] = copy.deepcopy(current["status"])
+        else:
+            new.pop("status", None)
+        _check_no_new_finalizers(name, current, meta)
+        self._check_name(name)
+        if _spec_part(new) != _spec_part(current):
+            meta["generation"] = int(current["metadata"].get("generation", 1)) + 1
+        return new
 
     def _commit(self, namespace: str, name: str, obj: dict[str, Any], event: str) -> None:
         self._rv += 1
