@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from kfp import dsl
 
-from kfp_model_lifecycle.cli import models
+from kfp_model_lifecycle.cli.models import open_registry
 from kfp_model_lifecycle.components.record_model_event import record_model_event
+from kfp_model_lifecycle.lifecycle.queries import model_history, show_model
 from kfp_model_lifecycle.lifecycle.recording import run_record_model_event
 from kfp_model_lifecycle.lineage.context import RunContext
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
@@ -29,11 +30,11 @@ def three_runs(local_runner: Path, registry: EmbeddedRegistry) -> dict:
             champion_challenger_pipeline(model_name="cc-model", **params)
     finally:
         mp.undo()
-    with models.open_registry(registry.url) as conn:
+    with open_registry(registry.url) as conn:
         return {
-            "history": models.model_history(conn, "cc-model"),
-            "show": models.show_model(conn, "cc-model"),
-            "production": models.show_model(conn, "cc-model@production"),
+            "history": model_history(conn, "cc-model"),
+            "show": show_model(conn, "cc-model"),
+            "production": show_model(conn, "cc-model@production"),
         }
 
 
@@ -59,7 +60,9 @@ def test_a_worse_challenger_is_rejected_with_its_report(three_runs: dict) -> Non
 
 def test_production_and_champion_alias_point_at_the_best_version(three_runs: dict) -> None:
     production = three_runs["production"]
-    text = json.dumps(production, default=str)
+    assert production.reference == "cc-model:1.0.1" and production.resolved_by == "stage production"
+    assert "champion" in production.aliases
+    text = json.dumps(production.to_dict())
     assert '"1.0.1"' in text
     assert "champion" in text
     assert [e["seq"] for e in three_runs["history"]] == sorted(e["seq"] for e in three_runs["history"])
@@ -71,7 +74,7 @@ def test_record_model_event_plain_function_and_component(registry: EmbeddedRegis
     name = f"ev-{unique}"
     client = ModelRegistry(registry.address, registry.port, author="t", is_secure=False)
     client.register_model(name, "/tmp/m", model_format_name="sklearn", model_format_version="1", version="2.0.0")
-    event = run_record_model_event(
+    recorded = run_record_model_event(
         model_reference=f"{name}:2.0.0",
         event_type="rejection",
         reason="lost the comparison",
@@ -79,6 +82,8 @@ def test_record_model_event_plain_function_and_component(registry: EmbeddedRegis
         registry_url=registry.url,
         context=RunContext(run_id="r-1", run_name="nightly"),
     )
+    assert (recorded.seq, recorded.version, recorded.registry_url) == (1, "2.0.0", registry.url)
+    event = recorded.event
     assert event["seq"] == 1 and event["type"] == "rejection" and event["version"] == "2.0.0"
     assert event["actor"] == "kfp-run:nightly" and event["evidence"]["report_uri"] == "s3://reports/r.html"
     with pytest.raises(ValueError, match="promote/approve"):
@@ -87,8 +92,8 @@ def test_record_model_event_plain_function_and_component(registry: EmbeddedRegis
         model_reference=name, version="2.0.0", event_type="note", reason="checked by hand", registry_url=registry.url
     )
     assert out.event_seq == 2 and out.version_name == "2.0.0"
-    with models.open_registry(registry.url) as conn:
-        assert [e["type"] for e in models.model_history(conn, name)] == ["rejection", "note"]
+    with open_registry(registry.url) as conn:
+        assert [e["type"] for e in model_history(conn, name)] == ["rejection", "note"]
 
 
 def test_record_model_event_with_context_needs_a_pipeline() -> None:

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from kfp_model_lifecycle.cli import main
-from kfp_model_lifecycle.cli import models as api
+from kfp_model_lifecycle.cli.output import render_table
+from kfp_model_lifecycle.lifecycle.search import translate_search_query
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 
@@ -65,22 +66,22 @@ def kml_json(capsys: pytest.CaptureFixture, registry: EmbeddedRegistry, *args: s
     ],
 )
 def test_search_helpers_translate_to_filter_query(query: str, expected: str) -> None:
-    assert api.translate_search_query(query) == expected
+    assert translate_search_query(query) == expected
 
 
 def test_search_helper_errors_say_what_works() -> None:
     with pytest.raises(ValueError, match='alias = "NAME"'):
-        api.translate_search_query('alias != "x"')
+        translate_search_query('alias != "x"')
     with pytest.raises(ValueError, match="reserved"):
-        api.translate_search_query('alias = "production"')
+        translate_search_query('alias = "production"')
     with pytest.raises(ValueError, match="check quotes"):
-        api.translate_search_query('accuracy > "0.9')
+        translate_search_query('accuracy > "0.9')
 
 
 def test_render_table() -> None:
-    text = api.render_table([{"a": "x", "b": ["p", "q"], "c": {"m": 0.912345}}], [("a", "A"), ("b", "B"), ("c", "C")])
+    text = render_table([{"a": "x", "b": ["p", "q"], "c": {"m": 0.912345}}], [("a", "A"), ("b", "B"), ("c", "C")])
     assert text.splitlines() == ["A  B     C", "-  ----  --------", "x  p, q  m=0.9123"]
-    assert api.render_table([], [("a", "A")]) == "(none)"
+    assert render_table([], [("a", "A")]) == "(none)"
 
 
 def test_list_search_show_history_and_actions(

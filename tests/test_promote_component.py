@@ -18,7 +18,10 @@ from kfp_model_lifecycle.client import connect_model_registry
 from kfp_model_lifecycle.compile import validate_file
 from kfp_model_lifecycle.components.approve_model import approve_model, approve_model_with_context
 from kfp_model_lifecycle.components.promote_model import promote_model, promote_model_with_context
-from kfp_model_lifecycle.lifecycle import core as lc
+from kfp_model_lifecycle.lifecycle.audit import lifecycle_history
+from kfp_model_lifecycle.lifecycle.policy import set_lifecycle_policy
+from kfp_model_lifecycle.lifecycle.promotion import promote_model_version
+from kfp_model_lifecycle.lifecycle.run import run_approve_model, run_promote_model
 from kfp_model_lifecycle.lineage.context import RunContext
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
@@ -41,7 +44,7 @@ def _model(registry: EmbeddedRegistry, name: str, count: int = 2) -> None:
 def _history(registry: EmbeddedRegistry, name: str) -> list[dict[str, Any]]:
     conn = connect_model_registry(registry.url)
     try:
-        return lc.lifecycle_history(conn, name)["events"]
+        return lifecycle_history(conn, name)["events"]
     finally:
         conn.close()
 
@@ -53,8 +56,8 @@ def test_approve_then_promote_from_compiled_yaml_in_a_local_pipeline_run(
     _model(registry, name)
     conn = connect_model_registry(registry.url)
     try:
-        lc.promote_model_version(conn, f"{name}:1.0.0", stage="production")
-        lc.set_lifecycle_policy(conn, name, require_approval=True)
+        promote_model_version(conn, f"{name}:1.0.0", stage="production")
+        set_lifecycle_policy(conn, name, require_approval=True)
     finally:
         conn.close()
     # promote_model as users get it: the compiled YAML, loaded back; approve_model through its entry point.
@@ -102,7 +105,7 @@ def test_pod_job_fails_clearly_and_writes_its_report(registry: EmbeddedRegistry,
     name = f"job-{unique}"
     _model(registry, name)
     context = RunContext(run_id="12345678", run_name="nightly-1", run_url="", task_name="promote-model")
-    result = lc.run_promote_model(
+    result = run_promote_model(
         model_reference=f"{name}:1.0.0",
         stage="archived",
         reason="retire",
@@ -110,18 +113,19 @@ def test_pod_job_fails_clearly_and_writes_its_report(registry: EmbeddedRegistry,
         summary_path=str(tmp_path / "out" / "summary.md"),
         context=context,
     )
-    assert result["stage"] == "archived" and result["events"][0]["actor"] == "kfp-run:nightly-1"
+    assert result.stage == "archived" and result.events[0]["actor"] == "kfp-run:nightly-1"
+    assert result.registry_url == registry.url and result.to_dict()["registry_url"] == registry.url
     assert "Promotion of" in (tmp_path / "out" / "summary.md").read_text()
     with pytest.raises(ValueError, match=r"from archived to development is not allowed by the default rules"):
-        lc.run_promote_model(
+        run_promote_model(
             model_reference=f"{name}:1.0.0", stage="development", registry_url=registry.url, context=context
         )
-    approval = lc.run_approve_model(
+    approval = run_approve_model(
         model_reference=f"{name}:1.0.1", status="pending", registry_url=registry.url, context=context
     )
-    assert approval["status"] == "pending" and approval["approver"] == "kfp-run:nightly-1"
+    assert approval.status == "pending" and approval.approver == "kfp-run:nightly-1"
     with pytest.raises(ValueError, match="no Model Registry address"):
-        lc.run_promote_model(model_reference=f"{name}:1.0.1", stage="staging", context=context, env={})
+        run_promote_model(model_reference=f"{name}:1.0.1", stage="staging", context=context, env={})
 
 
 def test_entry_points_wire_placeholders_namespace_and_token_secret(tmp_path: Path) -> None:

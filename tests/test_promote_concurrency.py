@@ -19,7 +19,13 @@ import httpx
 import pytest
 
 from kfp_model_lifecycle.client import connect_model_registry
-from kfp_model_lifecycle.lifecycle import core as lc
+from kfp_model_lifecycle.lifecycle.events import read_lifecycle_events
+from kfp_model_lifecycle.lifecycle.promotion import promote_model_version
+from kfp_model_lifecycle.lifecycle.properties import plain_properties
+from kfp_model_lifecycle.lifecycle.references import resolve_model_reference
+from kfp_model_lifecycle.lifecycle.registry import find_model_by_name, list_model_versions
+from kfp_model_lifecycle.lifecycle.results import PromotionResult
+from kfp_model_lifecycle.lifecycle.state import fold_lifecycle_events
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 WRITERS = 12
@@ -58,10 +64,10 @@ def promote_one(url: str, reference: str, wait: Any = None) -> dict[str, Any]:
     try:
         if wait is not None:
             wait()
-        result = lc.promote_model_version(
+        result = promote_model_version(
             conn, reference, stage="production", reason=f"race {reference}", actor=f"writer:{reference}"
         )
-        return {k: result[k] for k in ("reference", "previous_holder", "event_seq", "conflicts", "changed")}
+        return {k: getattr(result, k) for k in ("reference", "previous_holder", "event_seq", "conflicts", "changed")}
     finally:
         conn.close()
 
@@ -69,9 +75,9 @@ def promote_one(url: str, reference: str, wait: Any = None) -> dict[str, Any]:
 def check_race_outcome(url: str, name: str, results: list[dict[str, Any]]) -> None:
     conn = connect_model_registry(url)
     try:
-        model = lc.find_model_by_name(conn, name)
-        events = lc.read_lifecycle_events(conn, str(model["id"]))
-        versions = lc.list_model_versions(conn, model)
+        model = find_model_by_name(conn, name)
+        events = read_lifecycle_events(conn, str(model["id"]))
+        versions = list_model_versions(conn, model)
     finally:
         conn.close()
     assert all(r["changed"] for r in results), results
@@ -94,18 +100,18 @@ def check_race_outcome(url: str, name: str, results: list[dict[str, Any]]) -> No
     winner = stage_events[-1]["version_id"]
     assert sum(e.get("conflicts", 0) for e in stage_events) > 0  # the writers really raced
     # Exactly one production version, in the view as in the log; everything else archived with state ARCHIVED.
-    production = [v for v in versions if lc.plain_properties(v).get("kml_stage") == "production"]
+    production = [v for v in versions if plain_properties(v).get("kml_stage") == "production"]
     assert [v["id"] for v in production] == [winner]
-    assert lc.plain_properties(model)["kml_production_version_id"] == winner
-    assert lc.plain_properties(model)["kml_event_seq"] == len(events)
+    assert plain_properties(model)["kml_production_version_id"] == winner
+    assert plain_properties(model)["kml_event_seq"] == len(events)
     for version in versions:
-        props = lc.plain_properties(version)
+        props = plain_properties(version)
         labels = sorted(k for k in props if k.startswith("kml:stage="))
         assert labels == [f"kml:stage={props['kml_stage']}"]
         assert props["keep_me"].startswith("v")  # other properties survived every whole-map PATCH
         if version["id"] != winner:
             assert props["kml_stage"] == "archived" and version["state"] == "ARCHIVED"
-    assert lc.fold_lifecycle_events(events)["production"] == winner
+    assert fold_lifecycle_events(events).production == winner
 
 
 # First in the module: the writers are forked before any registry thread (the `registry` fixture) runs here.
@@ -159,11 +165,11 @@ def test_concurrent_alias_moves_leave_one_holder(registry: EmbeddedRegistry, uni
     register_versions(registry, name, count)
     barrier = threading.Barrier(count)
 
-    def move(i: int) -> dict[str, Any]:
+    def move(i: int) -> PromotionResult:
         conn = connect_model_registry(registry.url)
         try:
             barrier.wait()
-            return lc.promote_model_version(conn, f"{name}:1.0.{i}", aliases=["champion"], reason="race")
+            return promote_model_version(conn, f"{name}:1.0.{i}", aliases=["champion"], reason="race")
         finally:
             conn.close()
 
@@ -171,16 +177,16 @@ def test_concurrent_alias_moves_leave_one_holder(registry: EmbeddedRegistry, uni
         results = list(pool.map(move, range(count)))
     conn = connect_model_registry(registry.url)
     try:
-        model = lc.find_model_by_name(conn, name)
-        events = lc.read_lifecycle_events(conn, str(model["id"]))
+        model = find_model_by_name(conn, name)
+        events = read_lifecycle_events(conn, str(model["id"]))
         holders = [
-            v for v in lc.list_model_versions(conn, model) if "kml:@champion" in (v.get("customProperties") or {})
+            v for v in list_model_versions(conn, model) if "kml:@champion" in (v.get("customProperties") or {})
         ]
-        resolved = lc.resolve_model_reference(conn, f"{name}@champion")
+        resolved = resolve_model_reference(conn, f"{name}@champion")
     finally:
         conn.close()
     alias_events = [e for e in events if e["type"] == "alias"]
-    assert len(alias_events) == count and all(r["changed"] for r in results)
+    assert len(alias_events) == count and all(r.changed for r in results)
     for before, after in itertools.pairwise(alias_events):
         assert after["previous_version_id"] == before["version_id"]
     assert [v["id"] for v in holders] == [alias_events[-1]["version_id"]]

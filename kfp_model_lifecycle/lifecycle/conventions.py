@@ -78,8 +78,13 @@ MODEL_ALLOWED_TRANSITIONS = "kml_allowed_transitions"
 MODEL_DEMOTE_TO = "kml_demote_to"
 
 # Audit events (doc-artifacts)
+EVENT_ARTIFACT_TYPE = "doc-artifact"
 EVENT_EXTERNAL_ID = "kml-event:{model_id}:{seq}"
 EVENT_NAME = "kml-event-{model_id}-{seq:08d}"
+# Every field of an event is stored as the customProperty ``kml_event_<field>``.
+EVENT_PROPERTY_PREFIX = "kml_event_"
+# Event types that only promote, approve and the policy command write (record_lifecycle_event refuses them).
+TRANSITION_EVENT_TYPES: tuple[str, ...] = (EventType.STAGE, EventType.ALIAS, EventType.APPROVAL, EventType.POLICY)
 
 
 def is_lifecycle_key(key: str) -> bool:

@@ -1,19 +1,32 @@
-"""Plain pod functions of ``record_model_event``: append a non-transition event to a model's audit trail."""
+"""The job of the ``record_model_event`` component: append a non-transition event to a model's audit trail."""
 
-import os
+from __future__ import annotations
+
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from kfp_model_lifecycle.client import connect_model_registry
+from kfp_model_lifecycle.lifecycle.audit import record_lifecycle_event
+from kfp_model_lifecycle.lifecycle.provenance import lifecycle_run_actor, lifecycle_run_evidence
+from kfp_model_lifecycle.lifecycle.run import JobSettings
+from kfp_model_lifecycle.lineage import RunContext
 
-# Module-level imports make the helpers callable here (tests, the CLI); in the pod they are embedded beside
-# this function by ``pod_functions``.
-from kfp_model_lifecycle.lifecycle.core import (
-    lifecycle_run_actor,
-    lifecycle_run_evidence,
-    record_lifecycle_event,
-)
-from kfp_model_lifecycle.lineage.context import RunContext, collect_run_context
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What the ``record_model_event`` job appended.
+
+    Attributes:
+        seq: The event's position in the audit trail.
+        version: The name of the version it is about.
+        event: The stored event (``seq``, ``type``, ``version``, ``reason``, ``actor``, ``evidence``...).
+        registry_url: The registry's base URL.
+    """
+
+    seq: int
+    version: str
+    event: dict[str, Any]
+    registry_url: str
 
 
 def run_record_model_event(
@@ -35,7 +48,7 @@ def run_record_model_event(
     ca_bundle_path: str = "",
     env: Mapping[str, str] | None = None,
     context: RunContext | None = None,
-) -> dict[str, Any]:
+) -> RecordedEvent:
     """The whole ``record_model_event`` job on plain values: collect the run context, connect, append the event.
 
     Args:
@@ -59,12 +72,15 @@ def run_record_model_event(
         context: A precomputed ``collect_run_context`` result (tests).
 
     Returns:
-        The stored event (``seq``, ``type``, ``version``, ``reason``...) plus ``reference``.
+        The stored event, its ``seq`` and version name.
+
+    Raises:
+        InvalidInputError: For an event type that promote/approve record (a ``ValueError``).
     """
-    env = os.environ if env is None else env
-    if context is None:
-        context = collect_run_context(run_id, run_name, pipeline_name, task_name, namespace, kfp_ui_url, env=env)
-    conn = connect_model_registry(registry_url, verify_tls=verify_tls, ca_bundle_path=ca_bundle_path, env=env)
+    job = JobSettings(
+        run_id, run_name, pipeline_name, task_name, namespace, kfp_ui_url, registry_url, verify_tls, ca_bundle_path
+    )
+    context, conn = job.start(env, context)
     try:
         event = record_lifecycle_event(
             conn,
@@ -76,4 +92,4 @@ def run_record_model_event(
         )
     finally:
         conn.close()
-    return event
+    return RecordedEvent(int(event["seq"]), str(event.get("version") or ""), event, conn.url)

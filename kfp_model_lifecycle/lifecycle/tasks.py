@@ -10,8 +10,8 @@ from typing import Any, NamedTuple
 
 from kfp.dsl import Markdown
 
-from kfp_model_lifecycle.lifecycle.core import run_approve_model, run_promote_model
 from kfp_model_lifecycle.lifecycle.recording import run_record_model_event
+from kfp_model_lifecycle.lifecycle.run import run_approve_model, run_promote_model
 from kfp_model_lifecycle.log import component_log
 
 
@@ -56,16 +56,15 @@ def promote_model_task(*, summary: Markdown, **parameters: Any) -> PromoteModelO
     """
     with component_log("promote_model"):
         result = run_promote_model(summary_path=summary.path, **parameters)
-    summary.metadata.update({"model": result["model"], "version_id": result["version_id"], "stage": result["stage"]})
-    dry_run = bool(result["dry_run"])
+    summary.metadata.update({"model": result.model, "version_id": result.version_id, "stage": result.stage})
     return PromoteModelOutputs(
-        new_holder=result["new_holder"],
-        previous_holder=result["previous_holder"],
-        version_id=result["version_id"],
-        version_name=result["version"],
-        stage=result["stage"],
-        event_seq=0 if dry_run else int(result["event_seq"]),
-        changed=bool(result["changed"]) and not dry_run,
+        new_holder=result.new_holder,
+        previous_holder=result.previous_holder,
+        version_id=result.version_id,
+        version_name=result.version,
+        stage=result.stage,
+        event_seq=0 if result.dry_run else result.event_seq,
+        changed=result.changed and not result.dry_run,
     )
 
 
@@ -81,13 +80,12 @@ def approve_model_task(*, summary: Markdown, **parameters: Any) -> ApproveModelO
     """
     with component_log("approve_model"):
         result = run_approve_model(summary_path=summary.path, **parameters)
-    dry_run = bool(result["dry_run"])
     return ApproveModelOutputs(
-        version_id=result["version_id"],
-        version_name=result["version"],
-        status=result["previous_status"] if dry_run else result["status"],
-        previous_status=result["previous_status"],
-        event_seq=0 if dry_run else int(result["event_seq"]),
+        version_id=result.version_id,
+        version_name=result.version,
+        status=result.previous_status if result.dry_run else result.status,
+        previous_status=result.previous_status,
+        event_seq=0 if result.dry_run else result.event_seq,
     )
 
 
@@ -106,5 +104,5 @@ def record_model_event_task(*, model_reference: str, version: str, **parameters:
     if version and ":" not in reference and "@" not in reference:
         reference = f"{reference}:{version}"
     with component_log("record_model_event"):
-        event = run_record_model_event(model_reference=reference, **parameters)
-    return RecordModelEventOutputs(int(event["seq"]), str(event.get("version") or ""))
+        recorded = run_record_model_event(model_reference=reference, **parameters)
+    return RecordModelEventOutputs(recorded.seq, recorded.version)

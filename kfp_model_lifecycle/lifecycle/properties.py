@@ -1,0 +1,115 @@
+"""The registry's ``MetadataValue`` wire form: Python values to and from ``customProperties``, and timestamps.
+
+Every value the lifecycle stores goes through :func:`lifecycle_property`; every value it reads through
+:func:`plain_properties`. Times are ISO 8601 strings in UTC (:func:`utc_timestamp`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utc_timestamp() -> str:
+    """The current time in UTC as ISO 8601 with milliseconds, e.g. ``2026-05-04T10:20:30.123Z``.
+
+    Times are stored as strings: they read well in the registry UI and sort correctly as text (the registry
+    client accepts only 32-bit integers, too small for epoch milliseconds).
+
+    Returns:
+        The timestamp.
+    """
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def lifecycle_property(value: Any) -> dict[str, Any]:
+    """A Python value in the registry's ``MetadataValue`` wire form.
+
+    Args:
+        value: bool, int, float or str (anything else is stored as its JSON text).
+
+    Returns:
+        e.g. ``{"string_value": "production", "metadataType": "MetadataStringValue"}``.
+    """
+    if isinstance(value, bool):
+        return {"bool_value": value, "metadataType": "MetadataBoolValue"}
+    if isinstance(value, int):
+        return {"int_value": str(value), "metadataType": "MetadataIntValue"}
+    if isinstance(value, float):
+        return {"double_value": value, "metadataType": "MetadataDoubleValue"}
+    if isinstance(value, str):
+        return {"string_value": value, "metadataType": "MetadataStringValue"}
+    return {"string_value": json.dumps(value, sort_keys=True, default=str), "metadataType": "MetadataStringValue"}
+
+
+def _int_value(meta: Mapping[str, Any]) -> int | None:
+    try:
+        return int(meta.get("int_value"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _struct_value(meta: Mapping[str, Any]) -> Any:
+    try:
+        return json.loads(base64.b64decode(meta.get("struct_value") or ""))
+    except ValueError:
+        return None
+
+
+_DECODERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "MetadataStringValue": lambda meta: meta.get("string_value"),
+    "MetadataIntValue": _int_value,
+    "MetadataDoubleValue": lambda meta: meta.get("double_value"),
+    "MetadataBoolValue": lambda meta: bool(meta.get("bool_value")),
+    "MetadataStructValue": _struct_value,
+}
+
+
+def lifecycle_property_value(meta: Any) -> Any:
+    """The Python value of a ``MetadataValue`` in wire form (the inverse of :func:`lifecycle_property`).
+
+    Args:
+        meta: e.g. ``{"int_value": "3", "metadataType": "MetadataIntValue"}``.
+
+    Returns:
+        str, int, float, bool, a dict for struct values, or None when unknown.
+    """
+    if not isinstance(meta, Mapping):
+        return None
+    kind = meta.get("metadataType")
+    if kind is None and "string_value" in meta:
+        kind = "MetadataStringValue"
+    decode = _DECODERS.get(str(kind))
+    return decode(meta) if decode else None
+
+
+def plain_properties(entity: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An entity's ``customProperties`` as plain Python values.
+
+    Args:
+        entity: A RegisteredModel, ModelVersion or Artifact in wire form (or None).
+
+    Returns:
+        Property name -> value (see :func:`lifecycle_property_value`).
+    """
+    props = (entity or {}).get("customProperties") or {}
+    return {str(k): lifecycle_property_value(v) for k, v in props.items()}
+
+
+def same_properties(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    """Whether two ``customProperties`` maps hold the same values (wire-form details like int-as-string ignored).
+
+    Args:
+        a: A map in wire form.
+        b: Another one.
+
+    Returns:
+        True when they have the same keys and values.
+    """
+    a, b = dict(a or {}), dict(b or {})
+    if set(a) != set(b):
+        return False
+    return all(lifecycle_property_value(a[k]) == lifecycle_property_value(b[k]) for k in a)
