@@ -13,6 +13,7 @@ from typing import Any
 import pydantic
 from mr_openapi import models as m
 
+from kfp_model_lifecycle.local.registry.errors import ApiError, bad_request
 from kfp_model_lifecycle.local.registry.filter_query import Field
 
 # Fields every entity stores in its own columns (the rest go into the JSON ``fields`` column).
@@ -20,30 +21,6 @@ BASE_FIELDS = ("id", "name", "externalId", "createTimeSinceEpoch", "lastUpdateTi
 # Server-assigned fields that clients may echo back in a body (ignored there, like the real server does).
 READ_ONLY_FIELDS = frozenset({"id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch"})
 ID_FIELDS = frozenset({"registeredModelId", "servingEnvironmentId", "modelVersionId"})
-
-
-class ApiError(Exception):
-    """An error answered to the client as ``{"code": <status text>, "message": ...}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def bad_request(message: str) -> ApiError:
-    """400 Bad Request."""
-    return ApiError(400, message)
-
-
-def not_found(message: str) -> ApiError:
-    """404 Not Found."""
-    return ApiError(404, message)
-
-
-def conflict(message: str) -> ApiError:
-    """409 Conflict."""
-    return ApiError(409, message)
 
 
 @dataclass(frozen=True)

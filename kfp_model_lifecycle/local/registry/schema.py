@@ -1,0 +1,85 @@
+"""The SQLite schema of the embedded Model Registry and how its rows become wire-form entities.
+
+One ``resource`` table holds every entity (its own fields as JSON, custom properties as JSON), a ``prop``
+table indexes custom properties for ``filterQuery``, and ``link`` ties artifacts to model versions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resource (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  subtype TEXT NOT NULL DEFAULT '',
+  parent_id INTEGER NOT NULL DEFAULT 0,
+  name TEXT,
+  external_id TEXT,
+  create_time INTEGER NOT NULL,
+  update_time INTEGER NOT NULL,
+  fields TEXT NOT NULL DEFAULT '{}',
+  custom TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS resource_name ON resource(kind, parent_id, name) WHERE name IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS resource_external_id ON resource(kind, external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS resource_kind ON resource(kind, id);
+CREATE INDEX IF NOT EXISTS resource_parent ON resource(kind, parent_id, id);
+CREATE INDEX IF NOT EXISTS resource_create ON resource(kind, create_time, id);
+CREATE INDEX IF NOT EXISTS resource_update ON resource(kind, update_time, id);
+CREATE TABLE IF NOT EXISTS prop (
+  rid INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  int_value INTEGER,
+  double_value REAL,
+  string_value TEXT,
+  bool_value INTEGER,
+  PRIMARY KEY (rid, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS link (
+  version_id INTEGER NOT NULL,
+  artifact_id INTEGER NOT NULL,
+  PRIMARY KEY (version_id, artifact_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS link_artifact ON link(artifact_id);
+"""
+
+COLUMNS = "r.id, r.name, r.external_id, r.create_time, r.update_time, r.fields, r.custom, r.parent_id"
+"""The columns :func:`row_to_entity` reads, in its order."""
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a SQL script (``;``-separated)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def row_to_entity(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
+    """Turn a ``resource`` row (:data:`COLUMNS`) into the entity's wire form (ids and times as strings)."""
+    rid, name, external_id, create_time, update_time, fields, custom, _parent = row
+    entity: dict[str, Any] = {"id": str(rid)}
+    if name is not None:
+        entity["name"] = name
+    if external_id is not None:
+        entity["externalId"] = external_id
+    entity["createTimeSinceEpoch"] = str(create_time)
+    entity["lastUpdateTimeSinceEpoch"] = str(update_time)
+    entity.update(json.loads(fields))
+    entity["customProperties"] = json.loads(custom)
+    return entity
+
+
+def prop_rows(rid: int, custom: Mapping[str, Mapping[str, Any]]) -> Iterator[tuple[Any, ...]]:
+    """The ``prop`` rows indexing an entity's scalar custom properties (struct and proto values are not indexed)."""
+    for name, value in custom.items():
+        kind = value.get("metadataType")
+        if kind == "MetadataIntValue":
+            yield rid, name, int(value["int_value"]), None, None, None
+        elif kind == "MetadataDoubleValue":
+            yield rid, name, None, float(value["double_value"]), None, None
+        elif kind == "MetadataStringValue":
+            yield rid, name, None, None, value["string_value"], None
+        elif kind == "MetadataBoolValue":
+            yield rid, name, None, None, None, int(bool(value["bool_value"]))
