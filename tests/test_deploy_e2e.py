@@ -26,8 +26,11 @@ from sklearn.tree import DecisionTreeClassifier
 
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
 from kfp_model_lifecycle.components.deploy_model import deploy_model_with_context, rollback_deployment_with_context
-from kfp_model_lifecycle.deployment import core as dep
-from kfp_model_lifecycle.deployment.core import run_deploy_model
+from kfp_model_lifecycle.deployment.core import run_deploy_model, run_rollback_deployment
+from kfp_model_lifecycle.deployment.history import RolloutEntry, decode_serve_model
+from kfp_model_lifecycle.deployment.inference_service import get_inference_service
+from kfp_model_lifecycle.deployment.kube import load_kubernetes_client
+from kfp_model_lifecycle.deployment.names import sanitize_inference_service_name
 from kfp_model_lifecycle.lifecycle import core as lc
 from kfp_model_lifecycle.local.cluster import LocalCluster
 from kfp_model_lifecycle.local.cluster.router import REVISION_HEADER
@@ -121,7 +124,7 @@ def conn(registry: EmbeddedRegistry) -> Iterator[dict[str, Any]]:
 
 
 def isvc_name(model_name: str) -> str:
-    return dep.sanitize_inference_service_name(model_name, NS)
+    return sanitize_inference_service_name(model_name, NS)
 
 
 def predict(url: str, name: str, x: np.ndarray) -> tuple[list[int], str]:
@@ -141,9 +144,9 @@ def registry_record(registry: EmbeddedRegistry, name: str) -> dict[str, Any]:
     return api_get(registry, "/inference_service", name=name, parentResourceId=env["id"])
 
 
-def rollouts(registry: EmbeddedRegistry, record: dict[str, Any]) -> list[dict[str, Any]]:
+def rollouts(registry: EmbeddedRegistry, record: dict[str, Any]) -> list[RolloutEntry]:
     items = api_get(registry, f"/inference_services/{record['id']}/serves", orderBy="ID")["items"]
-    return [dep.decode_serve_model(item) for item in items]
+    return [decode_serve_model(item) for item in items]
 
 
 def deployment_events(conn: RegistryConnection, model_name: str) -> list[dict[str, Any]]:
@@ -169,7 +172,7 @@ def test_dry_run_writes_the_manifest_and_touches_nothing(
     out = tmp_path / "manifest.yaml"
     result = run_deploy_model(model_reference=f"{model_name}:1.0.0", dry_run=True, manifest_path=str(out))
     manifest = yaml.safe_load(out.read_text())
-    assert manifest == result["manifest"] and result["url"] == "" and result["dry_run"]
+    assert manifest == result.manifest and result.url == "" and result.dry_run
     assert manifest["metadata"]["name"] == isvc_name(model_name) == "breast-cancer-classifier"
     assert manifest["metadata"]["namespace"] == NS
     assert manifest["spec"]["predictor"]["model"]["storageUri"].endswith("/v1")
@@ -194,14 +197,14 @@ def test_a_403_names_the_missing_permission_before_changing_anything(
     assert "components/deploy_model/rbac.yaml" in text and "Nothing was changed" in text
     assert cluster.store.list(NS)[0] == []
     # A 403 from the call itself (no advance check) is explained the same way.
-    k8s = dep.load_kubernetes_client()
+    k8s = load_kubernetes_client()
     cluster.forbid("get")
     try:
         with pytest.raises(PermissionError, match=r"lacks the RBAC permission 'get' on 'inferenceservices\.serving"):
-            dep.get_inference_service(k8s, NS, "anything")
+            get_inference_service(k8s, NS, "anything")
     finally:
         cluster.allow("get")
-        dep.close_kubernetes_client(k8s)
+        k8s.close()
 
 
 def test_a_pipeline_deploys_a_registered_version(
@@ -239,9 +242,9 @@ def test_a_pipeline_deploys_a_registered_version(
     assert record["customProperties"]["url"]["string_value"] == url
     assert record["customProperties"]["kml_deployed_version"]["string_value"] == "1.0.0"
     (first,) = rollouts(registry, record)
-    assert first["state"] == "RUNNING" and first["outcome"] == "deployed" and first["phases"] == "created"
-    assert first["run_name"].startswith("deploy-breast-cancer-") and first["run_id"].isdigit()
-    assert json.loads(first["manifest"])["metadata"]["name"] == name
+    assert first.state == "RUNNING" and first.outcome == "deployed" and first.phases == "created"
+    assert first.run_name.startswith("deploy-breast-cancer-") and first.run_id.isdigit()
+    assert json.loads(first.manifest)["metadata"]["name"] == name
     (event,) = deployment_events(conn, model_name)
     assert (event["version"], event["to"], event["from"], event["target"]) == ("1.0.0", "deployed", "", f"{NS}/{name}")
     assert event["reason"] == "first release" and event["actor"].startswith("kfp-run:deploy-breast-cancer-")
@@ -255,7 +258,7 @@ def test_deploying_the_same_version_again_changes_nothing_and_modes_do_not_switc
     name = isvc_name(model_name)
     generation = cluster.store.get(NS, name)["metadata"]["generation"]
     result = run_deploy_model(model_reference=f"{model_name}:1.0.0", timeout_seconds=30)
-    assert result["phases"] == ["unchanged"] and result["records"] is None
+    assert result.phases == ["unchanged"] and result.records is None
     assert cluster.store.get(NS, name)["metadata"]["generation"] == generation
     assert len(rollouts(registry, registry_record(registry, name))) == 1
     with pytest.raises(ValueError, match="cannot switch an existing InferenceService to RawDeployment"):
@@ -282,16 +285,16 @@ def test_canary_rollout_then_promotion(
 
     cluster.store.add_listener(watch)
     result = run_deploy_model(model_reference=f"{model_name}:2.0.0", canary_percent=40, timeout_seconds=180)
-    assert result["phases"] == ["updated", "canary 40%", "promoted"]
-    assert result["previous_version"] == "1.0.0"
+    assert result.phases == ["updated", "canary 40%", "promoted"]
+    assert result.previous_version == "1.0.0"
     assert [("latest", 40), ("prev", 60)] in splits  # the canary really shared the traffic
     live = cluster.store.get(NS, name)
     assert "canaryTrafficPercent" not in live["spec"]["predictor"]
-    assert predict(result["url"], name, data[0])[0] == expected["v2"]
+    assert predict(result.url, name, data[0])[0] == expected["v2"]
     record = registry_record(registry, name)
     assert record["modelVersionId"] == version_id(conn, model_name, "2.0.0")
     latest = rollouts(registry, record)[-1]
-    assert (latest["version"], latest["canary_percent"], latest["previous_version"]) == ("2.0.0", 40, "1.0.0")
+    assert (latest.version, latest.canary_percent, latest.previous_version) == ("2.0.0", 40, "1.0.0")
     assert deployment_events(conn, model_name)[-1]["from"] == "1.0.0"
 
 
@@ -339,9 +342,9 @@ def test_a_broken_model_is_rolled_back_automatically_and_the_old_one_keeps_answe
     assert record["desiredState"] == "DEPLOYED" and record["modelVersionId"] == version_id(conn, model_name, "2.0.0")
     assert record["customProperties"]["url"]["string_value"] == url  # the old revision still serves there
     failed = rollouts(registry, record)[-1]
-    assert (failed["state"], failed["outcome"], failed["version"]) == ("FAILED", "failed", "3.0.0")
-    assert failed["failure_reason"] == "BlockedByFailedLoad: ModelLoadFailed" and failed["restored"] is True
-    assert "failed, rolled back" in failed["phases"]
+    assert (failed.state, failed.outcome, failed.version) == ("FAILED", "failed", "3.0.0")
+    assert failed.failure_reason == "BlockedByFailedLoad: ModelLoadFailed" and failed.restored is True
+    assert "failed, rolled back" in failed.phases
     assert [e["version"] for e in deployment_events(conn, model_name)] == ["1.0.0", "2.0.0"]  # nothing new
 
 
@@ -366,13 +369,13 @@ def test_rollback_deployment_in_a_pipeline_redeploys_the_previous_version(
     record = registry_record(registry, name)
     assert record["modelVersionId"] == version_id(conn, model_name, "1.0.0")
     last = rollouts(registry, record)[-1]
-    assert last["rollback"] is True and last["version"] == "1.0.0" and last["previous_version"] == "2.0.0"
+    assert last.rollback is True and last.version == "1.0.0" and last.previous_version == "2.0.0"
     event = deployment_events(conn, model_name)[-1]
     assert (event["version"], event["from"], event["rollback"]) == ("1.0.0", "2.0.0", True)
     assert event["reason"] == "v2 drifts"
     # Nothing earlier is left to go back to (2.0.0 was rolled back from).
     with pytest.raises(LookupError, match="no earlier deployed version to roll back to"):
-        dep.run_rollback_deployment(model_name=model_name, timeout_seconds=30)
+        run_rollback_deployment(model_name=model_name, timeout_seconds=30)
 
 
 def test_kml_models_deployments_shows_where_and_when(
@@ -412,8 +415,8 @@ def test_a_failed_first_raw_deployment_is_removed_again(
     record = registry_record(registry, "bc-raw")
     assert record["desiredState"] == "UNDEPLOYED"
     (failed,) = rollouts(registry, record)
-    assert failed["outcome"] == "failed" and failed["restore_action"] == "deleted" and failed["canary_percent"] == 0
-    assert "does not exist" in failed["failure_message"]
+    assert failed.outcome == "failed" and failed.restore_action == "deleted" and failed.canary_percent == 0
+    assert "does not exist" in failed.failure_message
 
 
 def test_undeploy_marks_the_record_undeployed(
@@ -431,7 +434,7 @@ def test_undeploy_marks_the_record_undeployed(
     record = registry_record(registry, name)
     assert record["desiredState"] == "UNDEPLOYED"
     last = rollouts(registry, record)[-1]
-    assert (last["state"], last["outcome"], last["version"]) == ("COMPLETE", "undeployed", "1.0.0")
+    assert (last.state, last.outcome, last.version) == ("COMPLETE", "undeployed", "1.0.0")
     event = deployment_events(conn, model_name)[-1]
     assert (event["to"], event["version"], event["reason"]) == ("undeployed", "1.0.0", "retired")
     assert cluster.server_pids() == [] or all(_gone(pid) for pid in cluster.server_pids())

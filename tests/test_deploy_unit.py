@@ -7,6 +7,7 @@ annotations`` here: KFP reads the annotations of the pipeline defined below.
 
 import copy
 import gzip
+import inspect
 import json
 import logging
 import re
@@ -20,7 +21,28 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from kfp_model_lifecycle.deployment import core as dep
+from kfp_model_lifecycle.deployment.history import RolloutEntry, plan_deployment_rollback
+from kfp_model_lifecycle.deployment.kube import (
+    KubeClient,
+    describe_kubernetes_error,
+    is_transient_kubernetes_error,
+    load_kubernetes_client,
+)
+from kfp_model_lifecycle.deployment.manifest import (
+    build_inference_service_manifest,
+    check_manifest_fields,
+    render_manifest_yaml,
+)
+from kfp_model_lifecycle.deployment.names import (
+    check_inference_service_name,
+    check_namespace_name,
+    registry_service_from_url,
+    sanitize_inference_service_name,
+)
+from kfp_model_lifecycle.deployment.patch import compute_merge_patch, inference_service_patch
+from kfp_model_lifecycle.deployment.readiness import inference_service_state, wait_for_inference_service
+from kfp_model_lifecycle.deployment.rollout import rollout_inference_service
+from kfp_model_lifecycle.deployment.validation import DeploySettings, check_canary_percent, normalize_deployment_mode
 from kfp_model_lifecycle.lineage.context import RunContext
 from kfp_model_lifecycle.local.cluster.api import merge_patch
 
@@ -37,6 +59,9 @@ ARTIFACT = {
 }
 
 
+SETTINGS = set(inspect.signature(DeploySettings.from_inputs).parameters)
+
+
 def manifest(**overrides: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "name": "bc",
@@ -49,7 +74,8 @@ def manifest(**overrides: Any) -> dict[str, Any]:
         "context": RunContext(run_id="run-1", run_name="train-deploy-1", run_url="http://ui/#/runs/details/run-1"),
     }
     kwargs.update(overrides)
-    return dep.build_inference_service_manifest(**kwargs)
+    settings = {key: kwargs.pop(key) for key in SETTINGS if key in kwargs}
+    return build_inference_service_manifest(settings=DeploySettings.from_inputs(**settings), **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -119,7 +145,7 @@ def test_manifests_validate_against_the_crd_schema(crd_schema: dict[str, Any], v
     with_canary = copy.deepcopy(built)
     with_canary["spec"]["predictor"]["canaryTrafficPercent"] = 25
     assert_valid(with_canary, crd_schema)
-    assert yaml.safe_load(dep.render_manifest_yaml(built)) == built
+    assert yaml.safe_load(render_manifest_yaml(built)) == built
 
 
 def test_the_schema_check_catches_typos(crd_schema: dict[str, Any]) -> None:
@@ -128,7 +154,7 @@ def test_the_schema_check_catches_typos(crd_schema: dict[str, Any]) -> None:
     jsonschema.Draft7Validator(crd_schema).validate(built)
     assert unknown_fields(built, crd_schema) == [".spec.predictor.canaryTrafficPercentage"]
     with pytest.raises(ValueError, match=r"unknown field\(s\) \['canaryTrafficPercentage'\] at spec.predictor"):
-        dep.check_manifest_fields(built)
+        check_manifest_fields(built)
 
 
 def test_manifest_content() -> None:
@@ -165,9 +191,9 @@ def test_registry_labels_come_from_the_registry_url() -> None:
     labels = manifest()["metadata"]["labels"]
     assert labels["modelregistry.kubeflow.org/name"] == "model-registry-service"
     assert labels["modelregistry.kubeflow.org/namespace"] == "kubeflow"
-    assert dep.registry_service_from_url("http://127.0.0.1:8080") == ("", "")
-    assert dep.registry_service_from_url("https://mr.example.com") == ("", "")
-    assert dep.registry_service_from_url("http://model-registry-service.kubeflow:8080") == (
+    assert registry_service_from_url("http://127.0.0.1:8080") == ("", "")
+    assert registry_service_from_url("https://mr.example.com") == ("", "")
+    assert registry_service_from_url("http://model-registry-service.kubeflow:8080") == (
         "model-registry-service",
         "kubeflow",
     )
@@ -213,13 +239,13 @@ def test_negative_replicas_mean_unset() -> None:
     ("value", "expected"), [(None, 0), ("", 0), (0, 0), (25, 25), (25.0, 25), ("40", 40), (100, 100)]
 )
 def test_canary_percent_accepts_0_to_100(value: Any, expected: int) -> None:
-    assert dep.check_canary_percent(value) == expected
+    assert check_canary_percent(value) == expected
 
 
 @pytest.mark.parametrize("value", [-1, 101, 12.5, "abc", True])
 def test_canary_percent_rejects_anything_else(value: Any) -> None:
     with pytest.raises(ValueError, match="canary_percent"):
-        dep.check_canary_percent(value)
+        check_canary_percent(value)
 
 
 @pytest.mark.parametrize(
@@ -233,7 +259,7 @@ def test_canary_percent_rejects_anything_else(value: Any) -> None:
     ],
 )
 def test_deployment_modes(given: str, expected: str) -> None:
-    assert dep.normalize_deployment_mode(given) == expected
+    assert normalize_deployment_mode(given) == expected
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -255,35 +281,35 @@ LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
     ],
 )
 def test_default_names_are_sanitised(model_name: str, expected: str) -> None:
-    assert dep.sanitize_inference_service_name(model_name, NS) == expected
+    assert sanitize_inference_service_name(model_name, NS) == expected
 
 
 @pytest.mark.parametrize("namespace", ["", "default", NS, "a-rather-long-team-namespace-for-models"])
 def test_long_names_keep_the_derived_hostnames_within_63_characters(namespace: str) -> None:
     long_a = "customer-churn-gradient-boosting-classifier-with-calibration-" + "a" * 40
     long_b = long_a[:-1] + "b"
-    name_a = dep.sanitize_inference_service_name(long_a, namespace)
-    name_b = dep.sanitize_inference_service_name(long_b, namespace)
+    name_a = sanitize_inference_service_name(long_a, namespace)
+    name_b = sanitize_inference_service_name(long_b, namespace)
     for name in (name_a, name_b):
         assert LABEL.fullmatch(name), name
         assert len(f"{name}-predictor-00001-private") <= 63
         if namespace:
             assert len(f"{name}-predictor-{namespace}") <= 63
-        assert dep.check_inference_service_name(name, namespace) == name
+        assert check_inference_service_name(name, namespace) == name
     assert name_a != name_b  # the hash suffix keeps long names apart
-    assert dep.sanitize_inference_service_name(long_a, namespace) == name_a  # deterministic
+    assert sanitize_inference_service_name(long_a, namespace) == name_a  # deterministic
 
 
 def test_explicit_names_are_validated_with_a_suggestion() -> None:
-    assert dep.check_inference_service_name("iris-v2", NS) == "iris-v2"
+    assert check_inference_service_name("iris-v2", NS) == "iris-v2"
     with pytest.raises(ValueError, match=r"must consist of lower-case.*use e.g. 'iris-v2'"):
-        dep.check_inference_service_name("Iris_V2", NS)
+        check_inference_service_name("Iris_V2", NS)
     with pytest.raises(ValueError, match=r"KServe derives the host name 'a{30,}-predictor-kubeflow-user-example-com'"):
-        dep.check_inference_service_name("a" * 30, NS)
+        check_inference_service_name("a" * 30, NS)
     with pytest.raises(ValueError, match="too long"):
-        dep.sanitize_inference_service_name("iris", "n" * 50)
+        sanitize_inference_service_name("iris", "n" * 50)
     with pytest.raises(ValueError, match="not a valid Kubernetes namespace"):
-        dep.check_namespace_name("Team_A")
+        check_namespace_name("Team_A")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -294,10 +320,10 @@ def test_explicit_names_are_validated_with_a_suggestion() -> None:
 def test_merge_patch_nulls_removed_fields_and_round_trips() -> None:
     current = {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2], "gone": {"x": 1}}
     desired = {"a": 1, "b": {"c": 5}, "e": [1], "new": True}
-    patch = dep.compute_merge_patch(current, desired)
+    patch = compute_merge_patch(current, desired)
     assert patch == {"b": {"c": 5, "d": None}, "e": [1], "new": True, "gone": None}
     assert merge_patch(current, patch) == desired
-    assert dep.compute_merge_patch(desired, copy.deepcopy(desired)) == {}
+    assert compute_merge_patch(desired, copy.deepcopy(desired)) == {}
 
 
 def test_inference_service_patch_keeps_labels_it_does_not_own() -> None:
@@ -307,10 +333,10 @@ def test_inference_service_patch_keeps_labels_it_does_not_own() -> None:
     live["metadata"]["resourceVersion"] = "5"
     live["status"] = {"url": "http://x"}
     second = manifest(labels={"owner": "bob"}, resources={"limits": {"memory": "1Gi"}})
-    patch = dep.inference_service_patch(live, second)
+    patch = inference_service_patch(live, second)
     assert patch["metadata"]["labels"] == {"team": None, "owner": "bob"}  # ours removed, theirs kept
     assert patch["spec"] == {"predictor": {"model": {"resources": {"limits": {"memory": "1Gi"}}}}}
-    assert dep.inference_service_patch(merge_patch(live, patch), second) == {}
+    assert inference_service_patch(merge_patch(live, patch), second) == {}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -355,10 +381,10 @@ def test_wait_ignores_a_stale_ready_and_logs_progress(caplog: pytest.LogCaptureF
         isvc_status(3, 3, "True", "UpToDate"),
     )
     with caplog.at_level(logging.INFO, logger="kfp_model_lifecycle"):
-        state = dep.wait_for_inference_service(
+        state = wait_for_inference_service(
             get, 3, timeout_seconds=60, what="ns/bc", poll_seconds=1, clock=clock, sleep=clock.sleep
         )
-    assert state["state"] == "ready" and state["url"] == "http://bc.example.com"
+    assert state.state == "ready" and state.url == "http://bc.example.com"
     assert clock.now == 2
     assert "observedGeneration=2/3" in caplog.text and "transitionStatus=InProgress" in caplog.text
 
@@ -369,26 +395,26 @@ def test_wait_fails_fast_on_a_failed_load() -> None:
         isvc_status(2, 1, "False", "BlockedByFailedLoad", reason="ModelLoadFailed", message="old failure"),
         isvc_status(2, 2, "False", "BlockedByFailedLoad", reason="ModelLoadFailed", message="bad pickle"),
     )
-    state = dep.wait_for_inference_service(get, 2, timeout_seconds=600, what="x", poll_seconds=1, clock=clock,
+    state = wait_for_inference_service(get, 2, timeout_seconds=600, what="x", poll_seconds=1, clock=clock,
                                            sleep=clock.sleep)  # fmt: skip
-    assert state["state"] == "failed"
-    assert state["reason"] == "BlockedByFailedLoad: ModelLoadFailed" and state["message"] == "bad pickle"
+    assert state.state == "failed"
+    assert state.reason == "BlockedByFailedLoad: ModelLoadFailed" and state.message == "bad pickle"
     assert clock.now == 1  # the stale failure of generation 1 was not taken for this one
 
 
 def test_wait_is_bounded_and_logs_progress_while_waiting(caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeClock()
     with caplog.at_level(logging.INFO, logger="kfp_model_lifecycle"):
-        state = dep.wait_for_inference_service(
+        state = wait_for_inference_service(
             scripted(isvc_status(1, 1, "Unknown", "InProgress")), 1, timeout_seconds=30, what="ns/slow",
             poll_seconds=2, progress_seconds=10, clock=clock, sleep=clock.sleep,
         )  # fmt: skip
-    assert state["state"] == "timeout" and clock.now == 30
+    assert state.state == "timeout" and clock.now == 30
     progress = [r.message for r in caplog.records if "ns/slow: Ready=Unknown" in r.message]
     assert len(progress) == 4  # at 0, 10, 20 and 30 seconds
     assert "not Ready within 30s" in caplog.text
-    assert dep.inference_service_state(None, 1)["state"] == "deleted"
-    assert dep.inference_service_state(isvc_status(1, 1, "False", "InvalidSpec"), 1)["state"] == "failed"
+    assert inference_service_state(None, 1).state == "deleted"
+    assert inference_service_state(isvc_status(1, 1, "False", "InvalidSpec"), 1).state == "failed"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -410,7 +436,7 @@ def test_a_403_names_the_missing_permission_and_the_role() -> None:
         'inferenceservices.serving.kserve.io "bc" is forbidden: User "system:serviceaccount:kubeflow:pipeline-runner"'
         ' cannot patch resource "inferenceservices" in API group "serving.kserve.io" in the namespace "team-a"',
     )
-    error = dep.describe_kubernetes_error(exc, "patch InferenceService team-a/bc", "patch", "team-a")
+    error = describe_kubernetes_error(exc, "patch InferenceService team-a/bc", "patch", "team-a")
     assert isinstance(error, PermissionError)
     text = str(error)
     assert "HTTP 403 Forbidden" in text and "pipeline-runner" in text
@@ -420,21 +446,21 @@ def test_a_403_names_the_missing_permission_and_the_role() -> None:
 
 def test_other_api_errors_are_explained() -> None:
     missing = api_error(404, "the server could not find the requested resource")
-    assert isinstance(dep.describe_kubernetes_error(missing, "get x", "get", "ns"), LookupError)
-    assert "install KServe" in str(dep.describe_kubernetes_error(missing, "get x", "get", "ns"))
-    assert isinstance(dep.describe_kubernetes_error(api_error(422, "bad"), "create x", "create", "ns"), ValueError)
-    assert isinstance(dep.describe_kubernetes_error(api_error(503), "get x", "get", "ns"), ConnectionError)
-    assert dep.is_transient_kubernetes_error(api_error(429)) and dep.is_transient_kubernetes_error(api_error(500))
-    assert not dep.is_transient_kubernetes_error(api_error(403))
-    assert dep.is_transient_kubernetes_error(ConnectionRefusedError())
+    assert isinstance(describe_kubernetes_error(missing, "get x", "get", "ns"), LookupError)
+    assert "install KServe" in str(describe_kubernetes_error(missing, "get x", "get", "ns"))
+    assert isinstance(describe_kubernetes_error(api_error(422, "bad"), "create x", "create", "ns"), ValueError)
+    assert isinstance(describe_kubernetes_error(api_error(503), "get x", "get", "ns"), ConnectionError)
+    assert is_transient_kubernetes_error(api_error(429)) and is_transient_kubernetes_error(api_error(500))
+    assert not is_transient_kubernetes_error(api_error(403))
+    assert is_transient_kubernetes_error(ConnectionRefusedError())
 
 
 def test_load_kubernetes_client_explains_missing_configuration(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path)}
     with pytest.raises(RuntimeError, match="no Kubernetes credentials"):
-        dep.load_kubernetes_client(env=env)
+        load_kubernetes_client(env=env)
     with pytest.raises(RuntimeError, match="does not exist"):
-        dep.load_kubernetes_client(env={"KUBECONFIG": str(tmp_path / "nope")})
+        load_kubernetes_client(env={"KUBECONFIG": str(tmp_path / "nope")})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -527,9 +553,9 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def fake(outcome: Callable[[dict[str, Any]], str] = broken_fails) -> tuple[FakeCustomObjects, dict[str, Any]]:
+def fake(outcome: Callable[[dict[str, Any]], str] = broken_fails) -> tuple[FakeCustomObjects, KubeClient]:
     api = FakeCustomObjects(outcome)
-    return api, {"custom": api, "api_client": None, "source": "fake", "namespace": NS}
+    return api, KubeClient(api_client=None, custom=api, source="fake", namespace=NS)
 
 
 def versioned(uri: str, mode: str = "Serverless", **overrides: Any) -> dict[str, Any]:
@@ -538,36 +564,36 @@ def versioned(uri: str, mode: str = "Serverless", **overrides: Any) -> dict[str,
 
 def test_create_then_update_patches_with_nulls_and_a_resource_version() -> None:
     api, k8s = fake()
-    first = dep.rollout_inference_service(k8s, versioned("s3://m/1", resources={"limits": {"memory": "1Gi"}}))
-    assert first["ok"] and first["created"] and first["phases"] == ["created"] and first["previous"] is None
+    first = rollout_inference_service(k8s, versioned("s3://m/1", resources={"limits": {"memory": "1Gi"}}))
+    assert first.ok and first.created and first.phases == ["created"] and first.previous is None
     assert [verb for verb, _ in api.calls if verb != "get"] == ["create"]
-    second = dep.rollout_inference_service(k8s, versioned("s3://m/2"))
-    assert second["ok"] and second["phases"] == ["updated"]
+    second = rollout_inference_service(k8s, versioned("s3://m/2"))
+    assert second.ok and second.phases == ["updated"]
     (patch,) = api.patches()
     assert patch["spec"]["predictor"]["model"]["storageUri"] == "s3://m/2"
     assert patch["spec"]["predictor"]["model"]["resources"] is None  # removed field: explicit null
     assert patch["metadata"]["resourceVersion"] == "1"
     assert "resources" not in api.spec()["predictor"]["model"]
-    assert second["previous"]["spec"]["predictor"]["model"]["storageUri"] == "s3://m/1"
-    again = dep.rollout_inference_service(k8s, versioned("s3://m/2"))
-    assert again["ok"] and again["phases"] == ["unchanged"] and len(api.patches()) == 1
+    assert second.previous["spec"]["predictor"]["model"]["storageUri"] == "s3://m/1"
+    again = rollout_inference_service(k8s, versioned("s3://m/2"))
+    assert again.ok and again.phases == ["unchanged"] and len(api.patches()) == 1
 
 
 def test_a_conflicting_writer_and_transient_errors_are_retried() -> None:
     api, k8s = fake()
-    dep.rollout_inference_service(k8s, versioned("s3://m/1"))
+    rollout_inference_service(k8s, versioned("s3://m/1"))
     api.failures = {"patch": [api_error(409, "modified")], "get": [api_error(503, "etcd leader changed")]}
-    result = dep.rollout_inference_service(k8s, versioned("s3://m/2"))
-    assert result["ok"] and len(api.patches()) == 2
+    result = rollout_inference_service(k8s, versioned("s3://m/2"))
+    assert result.ok and len(api.patches()) == 2
     assert api.spec()["predictor"]["model"]["storageUri"] == "s3://m/2"
 
 
 def test_serverless_canary_then_promotion() -> None:
     api, k8s = fake()
-    dep.rollout_inference_service(k8s, versioned("s3://m/1"), canary_percent=25)  # nothing to share traffic with
+    rollout_inference_service(k8s, versioned("s3://m/1"), canary_percent=25)  # nothing to share traffic with
     assert api.patches() == []
-    result = dep.rollout_inference_service(k8s, versioned("s3://m/2"), canary_percent=25)
-    assert result["ok"] and result["phases"] == ["updated", "canary 25%", "promoted"] and result["canary"] == 25
+    result = rollout_inference_service(k8s, versioned("s3://m/2"), canary_percent=25)
+    assert result.ok and result.phases == ["updated", "canary 25%", "promoted"] and result.canary == 25
     canary, promotion = api.patches()
     assert canary["spec"]["predictor"]["canaryTrafficPercent"] == 25
     assert promotion["spec"]["predictor"] == {"canaryTrafficPercent": None}
@@ -576,15 +602,13 @@ def test_serverless_canary_then_promotion() -> None:
 
 def test_serverless_canary_failure_sends_traffic_back_then_restores_the_previous_spec() -> None:
     api, k8s = fake()
-    dep.rollout_inference_service(k8s, versioned("s3://m/1"))
+    rollout_inference_service(k8s, versioned("s3://m/1"))
     good = copy.deepcopy(api.objects[(NS, "bc")])
-    result = dep.rollout_inference_service(k8s, versioned("s3://m/broken"), canary_percent=10)
-    assert not result["ok"]
-    assert (
-        result["failure"]["reason"] == "BlockedByFailedLoad: ModelLoadFailed" and result["failure"]["phase"] == "canary"
-    )
-    assert result["phases"] == ["updated", "canary 10%", "failed", "rolled back"]
-    assert result["rollback"]["ok"] and result["rollback"]["action"] == "restored"
+    result = rollout_inference_service(k8s, versioned("s3://m/broken"), canary_percent=10)
+    assert not result.ok
+    assert result.failure.reason == "BlockedByFailedLoad: ModelLoadFailed" and result.failure.phase == "canary"
+    assert result.phases == ["updated", "canary 10%", "failed", "rolled back"]
+    assert result.rollback.ok and result.rollback.action == "restored"
     _, to_zero, restore = api.patches()
     assert to_zero == {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
     assert restore["spec"]["predictor"]["canaryTrafficPercent"] is None
@@ -594,11 +618,11 @@ def test_serverless_canary_failure_sends_traffic_back_then_restores_the_previous
 
 def test_raw_deployment_failure_restores_the_previous_spec() -> None:
     api, k8s = fake()
-    dep.rollout_inference_service(k8s, versioned("s3://m/1", "RawDeployment"))
+    rollout_inference_service(k8s, versioned("s3://m/1", "RawDeployment"))
     good = copy.deepcopy(api.spec())
-    result = dep.rollout_inference_service(k8s, versioned("s3://m/broken", "RawDeployment"), canary_percent=50)
-    assert not result["ok"] and result["canary"] == 0  # RawDeployment ignores canaryTrafficPercent
-    assert result["rollback"]["action"] == "restored" and result["rollback"]["ok"]
+    result = rollout_inference_service(k8s, versioned("s3://m/broken", "RawDeployment"), canary_percent=50)
+    assert not result.ok and result.canary == 0  # RawDeployment ignores canaryTrafficPercent
+    assert result.rollback.action == "restored" and result.rollback.ok
     update, restore = api.patches()
     assert "canaryTrafficPercent" not in json.dumps(update) and "canaryTrafficPercent" not in json.dumps(restore)
     assert api.spec() == good
@@ -606,9 +630,9 @@ def test_raw_deployment_failure_restores_the_previous_spec() -> None:
 
 def test_a_failed_first_deployment_is_deleted() -> None:
     api, k8s = fake()
-    result = dep.rollout_inference_service(k8s, versioned("s3://m/broken"))
-    assert not result["ok"] and result["rollback"]["action"] == "deleted"
-    assert (NS, "bc") not in api.objects and result["object"] is None
+    result = rollout_inference_service(k8s, versioned("s3://m/broken"))
+    assert not result.ok and result.rollback.action == "deleted"
+    assert (NS, "bc") not in api.objects and result.object is None
 
 
 def test_a_rollback_that_fails_is_reported_with_the_failure() -> None:
@@ -618,26 +642,26 @@ def test_a_rollback_that_fails_is_reported_with_the_failure() -> None:
         raise api_error(403, 'User "system:serviceaccount:kubeflow:pipeline-runner" cannot delete resource')
 
     api.delete_namespaced_custom_object = forbidden_delete  # type: ignore[method-assign]
-    result = dep.rollout_inference_service(k8s, versioned("s3://m/broken"))
-    assert not result["ok"] and result["phases"][-1] == "rollback failed"
-    assert result["rollback"]["action"] == "error"
-    assert "lacks the RBAC permission 'delete'" in result["rollback"]["error"]
+    result = rollout_inference_service(k8s, versioned("s3://m/broken"))
+    assert not result.ok and result.phases[-1] == "rollback failed"
+    assert result.rollback.action == "error"
+    assert "lacks the RBAC permission 'delete'" in result.rollback.error
 
 
 def test_a_rollout_that_is_not_ready_in_time_is_rolled_back(monkeypatch: pytest.MonkeyPatch) -> None:
     api, k8s = fake(lambda obj: "progressing" if "slow" in obj["spec"]["predictor"]["model"]["storageUri"] else "ready")
-    dep.rollout_inference_service(k8s, versioned("s3://m/1"))
+    rollout_inference_service(k8s, versioned("s3://m/1"))
     clock = FakeClock()
     monkeypatch.setattr(time, "monotonic", clock)
     monkeypatch.setattr(time, "sleep", clock.sleep)
-    result = dep.rollout_inference_service(k8s, versioned("s3://m/slow"), timeout_seconds=5)
-    assert not result["ok"] and result["failure"]["state"] == "timeout"
-    assert result["rollback"]["ok"] and api.spec()["predictor"]["model"]["storageUri"] == "s3://m/1"
+    result = rollout_inference_service(k8s, versioned("s3://m/slow"), timeout_seconds=5)
+    assert not result.ok and result.failure.state == "timeout"
+    assert result.rollback.ok and api.spec()["predictor"]["model"]["storageUri"] == "s3://m/1"
 
 
 def test_an_api_error_mid_rollout_still_restores_the_previous_spec() -> None:
     api, k8s = fake()
-    dep.rollout_inference_service(k8s, versioned("s3://m/1"))
+    rollout_inference_service(k8s, versioned("s3://m/1"))
     original_get = api.get_namespaced_custom_object
     reads = {"n": 0}
 
@@ -649,7 +673,7 @@ def test_an_api_error_mid_rollout_still_restores_the_previous_spec() -> None:
 
     api.get_namespaced_custom_object = flaky_get  # type: ignore[method-assign]
     with pytest.raises(ConnectionError, match="kept failing"):
-        dep.rollout_inference_service(k8s, versioned("s3://m/2"))
+        rollout_inference_service(k8s, versioned("s3://m/2"))
     update, _ = api.patches()
     assert update["spec"]["predictor"]["model"]["storageUri"] == "s3://m/2"
     assert api.spec()["predictor"]["model"]["storageUri"] == "s3://m/1"
@@ -660,21 +684,21 @@ def test_an_api_error_mid_rollout_still_restores_the_previous_spec() -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def rollout(version_id: str, outcome: str = "deployed", rollback: bool = False, previous: str = "") -> dict[str, Any]:
-    return {"version_id": version_id, "outcome": outcome, "rollback": rollback, "previous_version_id": previous,
-            "manifest": "{}"}  # fmt: skip
+def rollout(version_id: str, outcome: str = "deployed", rollback: bool = False, previous: str = "") -> RolloutEntry:
+    return RolloutEntry(version_id=version_id, outcome=outcome, rollback=rollback, previous_version_id=previous,
+                        manifest="{}")  # fmt: skip
 
 
 def test_rollback_target_walks_back_through_the_history() -> None:
     history = [rollout("1"), rollout("2"), rollout("3", "failed"), rollout("3")]
-    assert dep.plan_deployment_rollback(history, "3")["version_id"] == "2"
+    assert plan_deployment_rollback(history, "3").version_id == "2"
     history.append(rollout("2", rollback=True, previous="3"))
-    assert dep.plan_deployment_rollback(history, "2")["version_id"] == "1"  # 3 was rolled back from
+    assert plan_deployment_rollback(history, "2").version_id == "1"  # 3 was rolled back from
     history.append(rollout("1", rollback=True, previous="2"))
-    assert dep.plan_deployment_rollback(history, "1") is None  # nothing left to go back to
+    assert plan_deployment_rollback(history, "1") is None  # nothing left to go back to
     history.append(rollout("3"))  # deployed normally again: eligible again
-    assert dep.plan_deployment_rollback(history, "3")["version_id"] == "1"
-    assert dep.plan_deployment_rollback([rollout("1")], "1") is None
+    assert plan_deployment_rollback(history, "3").version_id == "1"
+    assert plan_deployment_rollback([rollout("1")], "1") is None
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ Python::
         history = model_deployments(conn, "iris")
         for row in history["rollouts"]:
             print(row["time"], row["target"], row["version"], row["outcome"])
-        rollback_deployment(conn, "iris", namespace="kubeflow-user-example-com", reason="latency regression")
+        result = rollback_deployment(conn, "iris", namespace="kubeflow-user-example-com", reason="latency regression")
+        print(result.version, result.url)
 
-Command line (wired into ``kml models`` by :func:`add_deployment_commands`)::
+Command line (``kml models``; the options are declared in :mod:`kfp_model_lifecycle.cli.parsers`)::
 
     kml models deployments iris
     kml models rollback-deployment iris [--inference-service NAME] [--namespace NS] --reason "..."
@@ -20,21 +21,27 @@ Command line (wired into ``kml models`` by :func:`add_deployment_commands`)::
 The history comes from the Model Registry's serving records that ``deploy_model`` writes (ServingEnvironment per
 namespace, InferenceService, one ServeModel per rollout). Rolling back and undeploying also talk to the cluster:
 ``--kubeconfig`` (default ``KUBECONFIG``, then ``~/.kube/config``) and ``--context``. The work itself is done by
-:mod:`kfp_model_lifecycle.deployment.core`, the code the components run.
+the package :mod:`kfp_model_lifecycle.deployment` (the code the components run: ``history`` for the records,
+``core`` for the jobs), imported when a command runs so that ``kml`` starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import sys
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from kfp_model_lifecycle.cli.output import render_table
 from kfp_model_lifecycle.client import RegistryConnection
 from kfp_model_lifecycle.lineage.context import RunContext
+
+if TYPE_CHECKING:
+    from kfp_model_lifecycle.deployment.core import DeploymentResult, UndeployResult
+    from kfp_model_lifecycle.deployment.history import RolloutEntry
 
 __all__ = ["model_deployments", "rollback_deployment", "undeploy"]
 
@@ -58,7 +65,7 @@ _SERVICE_COLUMNS = [
 
 
 def model_deployments(conn: RegistryConnection, model_name: str) -> dict[str, Any]:
-    """Where and when each version of a model was deployed.
+    """Where and when each version of a model was deployed, as rows for a table or JSON.
 
     Args:
         conn: A registry connection (``kfp_model_lifecycle.cli.models.open_registry``).
@@ -70,48 +77,47 @@ def model_deployments(conn: RegistryConnection, model_name: str) -> dict[str, An
         ``target``, ``version``, ``outcome`` deployed/failed/undeployed, ``previous_version``, ``canary_percent``,
         ``how`` (phases, rollback, failure reason), ``by`` (actor or run), ``url``, ``run_id``, ``manifest_sha256``).
     """
-    from kfp_model_lifecycle.deployment import core as dep
+    from kfp_model_lifecycle.deployment.history import list_model_deployments
 
-    data = dep.list_model_deployments(conn, model_name)
+    history = list_model_deployments(conn, model_name)
     services = [
         {
-            **s,
-            "target": f"{s['namespace']}/{s['name']}",
-            "since": s["undeployed_time"]
-            if s["state"] == "UNDEPLOYED" and s["undeployed_time"]
-            else s["deployed_time"],
+            **dataclasses.asdict(s),
+            "target": f"{s.namespace}/{s.name}",
+            "since": s.undeployed_time if s.state == "UNDEPLOYED" and s.undeployed_time else s.deployed_time,
         }
-        for s in data["services"]
+        for s in history.services
     ]
-    rollouts = []
-    for r in data["rollouts"]:
-        how = str(r.get("phases") or "")
-        if r.get("rollback"):
-            how = "rollback" + (f" ({how})" if how else "")
-        if r.get("outcome") == "failed":
-            how += f"; {r.get('failure_reason') or 'failed'}"
-            how += "; previous restored" if r.get("restored") else ""
-        rollouts.append(
-            {
-                "time": r.get("time") or "",
-                "target": f"{r.get('namespace')}/{r.get('inference_service')}",
-                "namespace": r.get("namespace") or "",
-                "inference_service": r.get("inference_service") or "",
-                "version": r.get("version") or "",
-                "version_id": r.get("version_id") or "",
-                "outcome": r.get("outcome") or "",
-                "previous_version": r.get("previous_version") or "",
-                "canary_percent": int(r.get("canary_percent") or 0) or "",
-                "how": how.strip("; "),
-                "by": r.get("actor") or r.get("run_name") or r.get("run_id") or "",
-                "reason": r.get("reason") or "",
-                "url": r.get("url") or "",
-                "run_id": r.get("run_id") or "",
-                "manifest_sha256": r.get("manifest_sha256") or "",
-                "rollback": bool(r.get("rollback")),
-            }
-        )
-    return {"model": str(data["model"].get("name") or model_name), "services": services, "rollouts": rollouts}
+    rollouts = [_rollout_row(r) for r in history.rollouts]
+    return {"model": str(history.model.get("name") or model_name), "services": services, "rollouts": rollouts}
+
+
+def _rollout_row(r: RolloutEntry) -> dict[str, Any]:
+    """One rollout as a row of ``kml models deployments``."""
+    how = r.phases
+    if r.rollback:
+        how = "rollback" + (f" ({how})" if how else "")
+    if r.outcome == "failed":
+        how += f"; {r.failure_reason or 'failed'}"
+        how += "; previous restored" if r.restored else ""
+    return {
+        "time": r.time,
+        "target": f"{r.namespace}/{r.inference_service}",
+        "namespace": r.namespace,
+        "inference_service": r.inference_service,
+        "version": r.version,
+        "version_id": r.version_id,
+        "outcome": r.outcome,
+        "previous_version": r.previous_version,
+        "canary_percent": r.canary_percent or "",
+        "how": how.strip("; "),
+        "by": r.actor or r.run_name or r.run_id,
+        "reason": r.reason,
+        "url": r.url,
+        "run_id": r.run_id,
+        "manifest_sha256": r.manifest_sha256,
+        "rollback": r.rollback,
+    }
 
 
 def rollback_deployment(
@@ -126,7 +132,7 @@ def rollback_deployment(
     dry_run: bool = False,
     kubeconfig_path: str = "",
     kube_context: str = "",
-) -> dict[str, Any]:
+) -> DeploymentResult:
     """Redeploy the previously deployed version of a model's InferenceService, in one step.
 
     Args:
@@ -142,12 +148,12 @@ def rollback_deployment(
         kube_context: Kubeconfig context ("" for the current one).
 
     Returns:
-        See ``run_rollback_deployment``: ``inference_service_name``, ``namespace``, ``version``,
-        ``rolled_back_from``, ``url``, ``manifest_yaml``, ``phases``...
+        What was deployed (see ``run_rollback_deployment``): ``inference_service_name``, ``namespace``,
+        ``version``, ``rolled_back_from``, ``url``, ``manifest_yaml``, ``phases``...
     """
-    from kfp_model_lifecycle.deployment import core as dep
+    from kfp_model_lifecycle.deployment.core import run_rollback_deployment
 
-    return dep.run_rollback_deployment(
+    return run_rollback_deployment(
         model_name=model_name,
         inference_service_name=inference_service_name,
         namespace=namespace,
@@ -173,7 +179,7 @@ def undeploy(
     actor: str = "",
     kubeconfig_path: str = "",
     kube_context: str = "",
-) -> dict[str, Any]:
+) -> UndeployResult:
     """Delete a model's InferenceService and mark its registry record ``UNDEPLOYED`` (with an audit entry).
 
     Args:
@@ -188,11 +194,12 @@ def undeploy(
         kube_context: Kubeconfig context.
 
     Returns:
-        See ``run_undeploy_model``: ``inference_service_name``, ``namespace``, ``deleted``, ``version``.
+        What was deleted and recorded (see ``run_undeploy_model``): ``inference_service_name``, ``namespace``,
+        ``deleted``, ``version``, ``records``.
     """
-    from kfp_model_lifecycle.deployment import core as dep
+    from kfp_model_lifecycle.deployment.core import run_undeploy_model
 
-    return dep.run_undeploy_model(
+    return run_undeploy_model(
         model_name=model_name,
         inference_service_name=inference_service_name,
         namespace=namespace,
@@ -264,19 +271,17 @@ def cmd_rollback_deployment(conn: RegistryConnection, args: argparse.Namespace) 
             kubeconfig_path=args.kubeconfig,
             kube_context=args.context,
         )
+    target = f"{result.namespace}/{result.inference_service_name}"
     if args.json:
         print(_json(_summary(result)))
     elif args.dry_run:
         print(
-            f"dry run: would roll {result['namespace']}/{result['inference_service_name']} back from"
-            f" {result['rolled_back_from'] or '?'} to {result['version']} with this manifest:\n"
+            f"dry run: would roll {target} back from {result.rolled_back_from or '?'} to {result.version} with this"
+            " manifest:\n"
         )
-        print(result["manifest_yaml"])
+        print(result.manifest_yaml)
     else:
-        print(
-            f"rolled {result['namespace']}/{result['inference_service_name']} back from"
-            f" {result['rolled_back_from'] or '?'} to {result['reference']}: {result['url']}"
-        )
+        print(f"rolled {target} back from {result.rolled_back_from or '?'} to {result.reference}: {result.url}")
     return 0
 
 
@@ -294,17 +299,18 @@ def cmd_undeploy(conn: RegistryConnection, args: argparse.Namespace) -> int:
             kube_context=args.context,
         )
     if args.json:
-        print(_json({k: v for k, v in result.items() if k != "records"}))
+        keys = ("inference_service_name", "namespace", "deleted", "version")
+        print(_json({key: getattr(result, key) for key in keys}))
     else:
-        target = f"{result['namespace']}/{result['inference_service_name']}"
-        state = "deleted" if result["deleted"] else "was not deployed (nothing to delete)"
-        print(f"{target}: {state}; registry record UNDEPLOYED" if result["records"] else f"{target}: {state}")
+        target = f"{result.namespace}/{result.inference_service_name}"
+        state = "deleted" if result.deleted else "was not deployed (nothing to delete)"
+        print(f"{target}: {state}; registry record UNDEPLOYED" if result.records else f"{target}: {state}")
     return 0
 
 
-def _summary(result: Mapping[str, Any]) -> dict[str, Any]:
+def _summary(result: DeploymentResult) -> dict[str, Any]:
     keys = ("inference_service_name", "namespace", "model", "version", "rolled_back_from", "url", "phases", "dry_run")
-    return {k: result.get(k) for k in keys}
+    return {k: getattr(result, k) for k in keys}
 
 
 def _json(data: Any) -> str:

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from kfp.dsl import Artifact
 
-from kfp_model_lifecycle.deployment.core import run_deploy_model, run_rollback_deployment
+from kfp_model_lifecycle.deployment.core import DeploymentResult, run_deploy_model, run_rollback_deployment
 from kfp_model_lifecycle.log import component_log
 
 
@@ -22,6 +22,17 @@ class DeploymentOutputs(NamedTuple):
     namespace: str
     version_name: str
     previous_version: str
+
+
+def _manifest_metadata(result: DeploymentResult) -> dict[str, Any]:
+    """What the manifest artifact's metadata says about the deployment."""
+    return {
+        "inference_service_name": result.inference_service_name,
+        "namespace": result.namespace,
+        "model_reference": result.reference,
+        "url": result.url,
+        "dry_run": result.dry_run,
+    }
 
 
 def deploy_model_task(*, manifest: Artifact, **parameters: Any) -> DeploymentOutputs:
@@ -36,19 +47,10 @@ def deploy_model_task(*, manifest: Artifact, **parameters: Any) -> DeploymentOut
     """
     with component_log("deploy_model"):
         result = run_deploy_model(manifest_path=manifest.path, **parameters)
-    manifest.metadata.update(
-        {
-            "inference_service_name": result["inference_service_name"],
-            "namespace": result["namespace"],
-            "model_reference": result["reference"],
-            "url": result["url"],
-            "dry_run": result["dry_run"],
-        }
-    )
+    manifest.metadata.update(_manifest_metadata(result))
     return DeploymentOutputs(
-        result["url"], result["inference_service_name"], result["namespace"], result["version"],
-        result["previous_version"],
-    )  # fmt: skip
+        result.url, result.inference_service_name, result.namespace, result.version, result.previous_version
+    )
 
 
 def rollback_deployment_task(*, manifest: Artifact, **parameters: Any) -> DeploymentOutputs:
@@ -63,17 +65,7 @@ def rollback_deployment_task(*, manifest: Artifact, **parameters: Any) -> Deploy
     """
     with component_log("rollback_deployment"):
         result = run_rollback_deployment(manifest_path=manifest.path, **parameters)
-    manifest.metadata.update(
-        {
-            "inference_service_name": result["inference_service_name"],
-            "namespace": result["namespace"],
-            "model_reference": result["reference"],
-            "url": result["url"],
-            "dry_run": result["dry_run"],
-            "rolled_back_from": result["rolled_back_from"],
-        }
-    )
+    manifest.metadata.update({**_manifest_metadata(result), "rolled_back_from": result.rolled_back_from})
     return DeploymentOutputs(
-        result["url"], result["inference_service_name"], result["namespace"], result["version"],
-        result["rolled_back_from"],
-    )  # fmt: skip
+        result.url, result.inference_service_name, result.namespace, result.version, result.rolled_back_from
+    )

@@ -1,0 +1,150 @@
+"""The names deploying to KServe uses: the KServe API, labels and annotations, modes, registry states, env knobs.
+
+Labels under ``modelregistry.kubeflow.org/`` are the ones the Model Registry's InferenceService controller reads
+(kubeflow/model-registry); annotations under :data:`ANNOTATION_PREFIX` are this package's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+# --- The KServe API ---------------------------------------------------------------------------------------------
+
+KSERVE_GROUP = "serving.kserve.io"
+KSERVE_VERSION = "v1beta1"
+KSERVE_PLURAL = "inferenceservices"
+KSERVE_KIND = "InferenceService"
+KSERVE_API_VERSION = f"{KSERVE_GROUP}/{KSERVE_VERSION}"
+MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+"""The annotation that selects KServe's deployment mode."""
+
+
+class DeploymentMode(StrEnum):
+    """KServe's deployment modes (the values of :data:`MODE_ANNOTATION`)."""
+
+    SERVERLESS = "Serverless"
+    RAW_DEPLOYMENT = "RawDeployment"
+
+
+MODE_ALIASES: Mapping[str, DeploymentMode] = MappingProxyType(
+    {
+        "serverless": DeploymentMode.SERVERLESS,
+        "knative": DeploymentMode.SERVERLESS,
+        "rawdeployment": DeploymentMode.RAW_DEPLOYMENT,
+        "raw": DeploymentMode.RAW_DEPLOYMENT,
+        "standard": DeploymentMode.RAW_DEPLOYMENT,
+    }
+)
+"""A user's spelling (lower case, without ``-`` and ``_``) -> the mode."""
+
+
+class ProtocolVersion(StrEnum):
+    """Inference protocols a predictor may speak (``spec.predictor.model.protocolVersion``)."""
+
+    V1 = "v1"
+    V2 = "v2"
+    GRPC_V2 = "grpc-v2"
+
+
+class StorageUriMode(StrEnum):
+    """Where the predictor's ``storageUri`` comes from."""
+
+    ARTIFACT = "artifact"
+    """The model artifact's URI."""
+    MODEL_REGISTRY = "model-registry"
+    """``model-registry://<model>/<version>``, for clusters with the registry's storage initializer."""
+
+
+FAILED_TRANSITIONS = frozenset({"BlockedByFailedLoad", "InvalidSpec"})
+"""``status.modelStatus.transitionStatus`` values that mean the current generation will not become Ready."""
+
+# --- Labels and annotations -------------------------------------------------------------------------------------
+
+LABEL_REGISTERED_MODEL_ID = "modelregistry.kubeflow.org/registered-model-id"
+LABEL_MODEL_VERSION_ID = "modelregistry.kubeflow.org/model-version-id"
+LABEL_INFERENCE_SERVICE_ID = "modelregistry.kubeflow.org/inference-service-id"
+LABEL_REGISTRY_NAME = "modelregistry.kubeflow.org/name"
+LABEL_REGISTRY_NAMESPACE = "modelregistry.kubeflow.org/namespace"
+ANNOTATION_REGISTRY_URL = "modelregistry.kubeflow.org/url"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "kfp-model-lifecycle"
+
+ANNOTATION_PREFIX = "kfp-model-lifecycle/"
+ANNOTATION_MODEL = ANNOTATION_PREFIX + "model"
+ANNOTATION_VERSION = ANNOTATION_PREFIX + "version"
+ANNOTATION_REFERENCE = ANNOTATION_PREFIX + "reference"
+ANNOTATION_RUN_ID = ANNOTATION_PREFIX + "run-id"
+ANNOTATION_RUN_NAME = ANNOTATION_PREFIX + "run-name"
+ANNOTATION_RUN_URL = ANNOTATION_PREFIX + "run-url"
+ANNOTATION_MANAGED = ANNOTATION_PREFIX + "managed-metadata"
+"""JSON list of the label and annotation keys deploy_model wrote (so a later deploy can remove the unwanted ones)."""
+
+LINEAGE_ANNOTATIONS = (
+    (ANNOTATION_RUN_ID, "run_id"),
+    (ANNOTATION_RUN_NAME, "run_name"),
+    (ANNOTATION_RUN_URL, "run_url"),
+)
+"""Annotation -> the ``RunContext`` field it holds."""
+
+RESERVED_PREFIXES = ("modelregistry.kubeflow.org/", ANNOTATION_PREFIX)
+RESERVED_KEYS = frozenset({MODE_ANNOTATION, LABEL_MANAGED_BY})
+"""Label/annotation keys users may not set themselves (they have inputs of their own)."""
+
+# --- Names ------------------------------------------------------------------------------------------------------
+
+DNS_LABEL_MAX = 63
+HOST_SUFFIX = "-predictor-"
+"""KServe's default host is ``<name>-predictor-<namespace>.<domain>``."""
+REVISION_SERVICE_SUFFIX = "-predictor-00001-private"
+"""Knative names the first revision's private service ``<name>-predictor-00001-private``."""
+
+# --- RBAC -------------------------------------------------------------------------------------------------------
+
+RBAC_FILE = "components/deploy_model/rbac.yaml"
+RBAC_VERBS = ("get", "create", "patch")
+"""The verbs a deployment needs, checked before anything changes."""
+
+# --- Registry records -------------------------------------------------------------------------------------------
+
+PROPERTY_PREFIX = "kml_"
+"""Prefix of the customProperties this package writes on InferenceService records and ServeModels."""
+
+
+class Outcome(StrEnum):
+    """What a recorded rollout did (``kml_outcome``)."""
+
+    DEPLOYED = "deployed"
+    FAILED = "failed"
+    UNDEPLOYED = "undeployed"
+
+
+class DesiredState(StrEnum):
+    """``desiredState`` of the registry's InferenceService record."""
+
+    DEPLOYED = "DEPLOYED"
+    UNDEPLOYED = "UNDEPLOYED"
+
+
+class ServeState(StrEnum):
+    """``lastKnownState`` of a ServeModel (one rollout)."""
+
+    RUNNING = "RUNNING"
+    FAILED = "FAILED"
+    COMPLETE = "COMPLETE"
+
+
+# --- Environment knobs ------------------------------------------------------------------------------------------
+
+ENV_POLL_SECONDS = "KML_DEPLOY_POLL_SECONDS"
+"""Status poll interval in seconds (default :data:`DEFAULT_POLL_SECONDS`)."""
+ENV_PROGRESS_SECONDS = "KML_DEPLOY_PROGRESS_SECONDS"
+"""Progress log interval in seconds (default :data:`DEFAULT_PROGRESS_SECONDS`)."""
+ENV_MAX_ATTEMPTS = "KML_K8S_MAX_ATTEMPTS"
+"""Attempts for transient Kubernetes API errors (default :data:`DEFAULT_MAX_ATTEMPTS`)."""
+DEFAULT_POLL_SECONDS = 2.0
+DEFAULT_PROGRESS_SECONDS = 10.0
+DEFAULT_MAX_ATTEMPTS = 5
+REQUEST_TIMEOUT_SECONDS = 30
+"""Client-side timeout of one Kubernetes API request."""
