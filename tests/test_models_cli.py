@@ -10,7 +10,21 @@ import httpx
 import pytest
 
 from kfp_model_lifecycle.cli import main
+from kfp_model_lifecycle.cli.models import open_registry
 from kfp_model_lifecycle.cli.output import render_table
+from kfp_model_lifecycle.lifecycle.actions import promote, repair, set_policy
+from kfp_model_lifecycle.lifecycle.catalog import VersionRow
+from kfp_model_lifecycle.lifecycle.queries import (
+    ModelOverview,
+    ModelSummary,
+    VersionDetails,
+    list_models,
+    model_history,
+    model_policy,
+    search_models,
+    show_model,
+)
+from kfp_model_lifecycle.lifecycle.results import PromotionResult
 from kfp_model_lifecycle.lifecycle.search import translate_search_query
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
@@ -172,6 +186,35 @@ def test_list_search_show_history_and_actions(
     assert repaired["patched_versions"] == [] and repaired["events"] == len(history)
     policy = kml_json(capsys, registry, "policy", name)["policy"]
     assert policy["requires_approval"] and policy["demote_to"] == "archived"
+
+
+def test_python_api_returns_dataclasses_whose_dicts_are_the_cli_json(
+    registry: EmbeddedRegistry, capsys: pytest.CaptureFixture, unique: str
+) -> None:
+    name = f"py-{unique}"
+    _create(registry, name, [0.9, 0.95])
+    with open_registry(registry.url) as conn:
+        promoted = promote(conn, f"{name}:1.0.1", stage="production", aliases=["champion"], actor="alice")
+        change = set_policy(conn, name, require_approval=True, actor="lead")
+        summary = next(r for r in list_models(conn) if r.name == name)
+        found = search_models(conn, 'alias = "champion"', model=name)
+        overview = show_model(conn, name)
+        details = show_model(conn, f"{name}@champion")
+        history = model_history(conn, name)
+        policy = model_policy(conn, name)
+        repaired = repair(conn, name)
+    assert isinstance(promoted, PromotionResult) and promoted.new_holder == f"{name}:1.0.1"
+    assert change.changed and change.policy.requires_approval and not change.previous.requires_approval
+    assert policy == change.policy
+    assert isinstance(summary, ModelSummary) and summary.production == "1.0.1" and summary.requires_approval
+    assert [type(r) for r in found] == [VersionRow] and found[0].reference == f"{name}:1.0.1"
+    assert isinstance(overview, ModelOverview) and [v.version for v in overview.versions] == ["1.0.0", "1.0.1"]
+    assert isinstance(details, VersionDetails) and details.approval is None and details.aliases == ["champion"]
+    assert [e["type"] for e in history] == ["stage", "alias", "policy"]
+    assert repaired.events == 3 and repaired.patched_versions == []
+    assert overview.to_dict() == kml_json(capsys, registry, "show", name)
+    assert details.to_dict() == kml_json(capsys, registry, "show", f"{name}@champion")
+    assert summary.to_dict() in kml_json(capsys, registry, "list")
 
 
 def test_errors_name_the_problem(registry: EmbeddedRegistry, capsys: pytest.CaptureFixture, unique: str) -> None:

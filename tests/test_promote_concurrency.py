@@ -179,9 +179,7 @@ def test_concurrent_alias_moves_leave_one_holder(registry: EmbeddedRegistry, uni
     try:
         model = find_model_by_name(conn, name)
         events = read_lifecycle_events(conn, str(model["id"]))
-        holders = [
-            v for v in list_model_versions(conn, model) if "kml:@champion" in (v.get("customProperties") or {})
-        ]
+        holders = [v for v in list_model_versions(conn, model) if "kml:@champion" in (v.get("customProperties") or {})]
         resolved = resolve_model_reference(conn, f"{name}@champion")
     finally:
         conn.close()

@@ -45,7 +45,6 @@ from kfp_model_lifecycle.cli import deployments
 from kfp_model_lifecycle.cli.output import print_json, render_table, short_value
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
 from kfp_model_lifecycle.lifecycle.actions import approve, promote, repair, rollback, set_policy
-from kfp_model_lifecycle.lifecycle.policy import LifecyclePolicy
 from kfp_model_lifecycle.lifecycle.queries import (
     ModelOverview,
     VersionDetails,
@@ -373,8 +372,7 @@ def _policy_data(conn: RegistryConnection, args: argparse.Namespace) -> dict[str
     if transitions is not None and transitions.strip().lower() == "default":
         transitions = ""
     if args.require_approval is None and transitions is None and args.demote_to is None:
-        policy: LifecyclePolicy = model_policy(conn, args.name)
-        return {"model": args.name, "policy": policy.to_dict()}
+        return {"model": args.name, "policy": model_policy(conn, args.name).to_dict()}
     change = set_policy(
         conn,
         args.name,

@@ -10,9 +10,10 @@ Modules, by concern: :mod:`.conventions` (stages, key names), :mod:`.properties`
 :mod:`.names` (checking names), :mod:`.registry` (reading models and versions), :mod:`.references` (``name@alias``
 and friends), :mod:`.policy`, :mod:`.events` and :mod:`.describe` (the audit trail), :mod:`.state` (its fold),
 :mod:`.view` (the materialized view), :mod:`.planning` (deciding transitions), :mod:`.commit` (appending them),
-:mod:`.promotion`, :mod:`.approval` and :mod:`.audit` (the operations), :mod:`.provenance` (who and why),
-:mod:`.reports`, :mod:`.run`, :mod:`.recording` and :mod:`.tasks` (the component jobs), and :mod:`.queries`,
-:mod:`.search` and :mod:`.actions` (the Python API behind ``kml models``).
+:mod:`.promotion`, :mod:`.approval` and :mod:`.audit` (the operations) with :mod:`.results`, :mod:`.provenance`
+(who and why), :mod:`.reports`, :mod:`.run`, :mod:`.recording` and :mod:`.tasks` (the component jobs), and
+:mod:`.queries`, :mod:`.catalog`, :mod:`.search` and :mod:`.actions` (the Python API behind ``kml models``).
+:mod:`.core` only re-exports a few names for callers of the former single module.
 
 What other parts of the package use is imported from here (not from the modules inside), so the modules can be
 arranged freely. The names load on first use, so importing :mod:`kfp_model_lifecycle.lifecycle.conventions`

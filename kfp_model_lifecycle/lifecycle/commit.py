@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from kfp_model_lifecycle.client import RegistryConnection
@@ -30,6 +31,13 @@ log = logging.getLogger(LOGGER_NAME)
 
 # decide(state) -> {"event": dict or None, "error": str, "error_type": str, ...}; see commit_lifecycle_event.
 Decide = Callable[[LifecycleState], Mapping[str, Any]]
+
+
+class Refusal(StrEnum):
+    """Why a decision refuses a transition (its ``error_type``)."""
+
+    TRANSITION = "transition"  # not allowed by the model's rules
+    APPROVAL = "approval"  # production needs an approval the version does not have
 
 
 @dataclass
@@ -52,7 +60,9 @@ class CommitOutcome:
 def _refusal(decision: Mapping[str, Any]) -> LifecycleError:
     """The exception for a refused transition: a missing approval or a forbidden move."""
     error = str(decision.get("error") or "")
-    return ApprovalRequiredError(error) if decision.get("error_type") == "approval" else TransitionRefusedError(error)
+    if decision.get("error_type") == Refusal.APPROVAL:
+        return ApprovalRequiredError(error)
+    return TransitionRefusedError(error)
 
 
 def _rejection_event(decision: Mapping[str, Any]) -> dict[str, Any]:

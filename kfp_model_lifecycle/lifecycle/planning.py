@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp_model_lifecycle.errors import InvalidInputError
+from kfp_model_lifecycle.lifecycle.commit import Refusal
 from kfp_model_lifecycle.lifecycle.conventions import DEFAULT_DEMOTE_TO, EventType, Stage
 from kfp_model_lifecycle.lifecycle.names import check_alias_name, check_demote_to, check_stage_name
 from kfp_model_lifecycle.lifecycle.policy import LifecyclePolicy
 from kfp_model_lifecycle.lifecycle.references import format_model_reference
 from kfp_model_lifecycle.lifecycle.state import LifecycleState, version_lifecycle
-
-ERROR_TRANSITION = "transition"
-ERROR_APPROVAL = "approval"
 
 
 @dataclass(frozen=True)
@@ -199,11 +197,11 @@ def plan_stage_change(
     ref = format_model_reference(model_name, vname) or vname
     error = _transition_error(policy, ref, source, target, model_name)
     if error:
-        return StagePlan(None, error, ERROR_TRANSITION, source, target, previous, vid, vname, rollback)
+        return StagePlan(None, error, Refusal.TRANSITION, source, target, previous, vid, vname, rollback)
     if target == Stage.PRODUCTION and not rollback and (policy.requires_approval or require_approval):
         error = _approval_error(state, vid, ref, policy)
         if error:
-            return StagePlan(None, error, ERROR_APPROVAL, source, target, previous, vid, vname, rollback)
+            return StagePlan(None, error, Refusal.APPROVAL, source, target, previous, vid, vname, rollback)
     event: dict[str, Any] = {
         "type": EventType.STAGE.value,
         "version_id": vid,

@@ -68,7 +68,16 @@ class PromotionRequest:
 
 
 def check_promotion_request(
-    stage: str, aliases: Iterable[str] | None, remove_aliases: Iterable[str] | None, **options: Any
+    stage: str,
+    aliases: Iterable[str] | None,
+    remove_aliases: Iterable[str] | None,
+    *,
+    demote_to: str = "",
+    require_approval: bool = False,
+    rollback: bool = False,
+    dry_run: bool = False,
+    record_rejections: bool = True,
+    max_attempts: int = 60,
 ) -> PromotionRequest:
     """Validate what a promotion is asked to do.
 
@@ -76,7 +85,12 @@ def check_promotion_request(
         stage: Target stage ("" to leave it).
         aliases: Aliases to set.
         remove_aliases: Aliases to remove.
-        **options: The other fields of :class:`PromotionRequest`.
+        demote_to: Stage for a displaced production version ("" for the model's).
+        require_approval: Require an approval for production even if the model does not.
+        rollback: Re-promote the previous production version (``stage`` must be empty or ``production``).
+        dry_run: Plan only.
+        record_rejections: Record refused transitions as ``rejection`` events.
+        max_attempts: Bound on lost races per step.
 
     Returns:
         The request.
@@ -91,15 +105,25 @@ def check_promotion_request(
     both = sorted(set(set_aliases) & set(drop_aliases))
     if both:
         raise InvalidInputError(f"alias(es) {both} are both set and removed: choose one")
-    if options.get("demote_to"):
-        check_demote_to(options["demote_to"])
-    if options.get("rollback"):
+    if demote_to:
+        check_demote_to(demote_to)
+    if rollback:
         if stage_name and stage_name != Stage.PRODUCTION:
             raise InvalidInputError(f"rollback re-promotes to production: leave stage empty (got {stage!r})")
         stage_name = Stage.PRODUCTION.value
     elif not (stage_name or set_aliases or drop_aliases):
         raise InvalidInputError("nothing to do: give a stage, aliases to set or remove, or rollback=True")
-    return PromotionRequest(stage_name, set_aliases, drop_aliases, **options)
+    return PromotionRequest(
+        stage_name,
+        set_aliases,
+        drop_aliases,
+        demote_to=demote_to,
+        require_approval=bool(require_approval),
+        rollback=bool(rollback),
+        dry_run=bool(dry_run),
+        record_rejections=record_rejections,
+        max_attempts=max_attempts,
+    )
 
 
 def _subject(

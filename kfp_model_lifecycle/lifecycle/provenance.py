@@ -12,7 +12,9 @@ from kfp_model_lifecycle.lineage import RunContext, is_missing_value
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
 
 
-def lifecycle_common_fields(actor: str = "", reason: str = "", evidence: Mapping[str, Any] | None = None) -> dict:
+def lifecycle_common_fields(
+    actor: str = "", reason: str = "", evidence: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The who/why/evidence fields of an event.
 
     Args:

@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
 from kfp_model_lifecycle.lifecycle.approval import approve_model_version
@@ -44,6 +44,9 @@ class ApprovalRun(ApprovalResult):
     """
 
     registry_url: str = ""
+
+
+JobRun = TypeVar("JobRun", PromotionRun, ApprovalRun)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,8 @@ def _log_plan(summary: list[str], dry_run: bool, nothing: str) -> None:
             log.info("%s", line)
 
 
-def _with_url(result: Any, run_type: type, registry_url: str) -> Any:
+def _with_url(run_type: type[JobRun], result: PromotionResult | ApprovalResult, registry_url: str) -> JobRun:
+    """The job's result: the operation's result plus the registry it talked to."""
     return run_type(**{f.name: getattr(result, f.name) for f in fields(result)}, registry_url=registry_url)
 
 
@@ -187,7 +191,7 @@ def run_promote_model(
     if summary_path:
         title = ("Rollback of " if rollback else "Promotion of ") + result.reference
         write_text_atomically(summary_path, lifecycle_summary_markdown(result, title))
-    return _with_url(result, PromotionRun, conn.url)
+    return _with_url(PromotionRun, result, conn.url)
 
 
 def run_approve_model(
@@ -257,4 +261,4 @@ def run_approve_model(
     _log_plan(result.summary, result.dry_run, f"approval of {result.reference} is already {result.status}")
     if summary_path:
         write_text_atomically(summary_path, lifecycle_summary_markdown(result, f"Approval of {result.reference}"))
-    return _with_url(result, ApprovalRun, conn.url)
+    return _with_url(ApprovalRun, result, conn.url)

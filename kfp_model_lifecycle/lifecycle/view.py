@@ -155,7 +155,7 @@ def _sync_versions(conn: RegistryConnection, model: Mapping[str, Any], state: Li
     return patched
 
 
-def _sync_model(conn: RegistryConnection, model: Mapping[str, Any], name: Any, state: LifecycleState) -> Wire:
+def _sync_model(conn: RegistryConnection, model: Mapping[str, Any], state: LifecycleState) -> Wire:
     """PATCH the model's view keys when they differ from ``state`` (re-read first); returns the model as written."""
     fresh = get_registered_model(conn, model)
     props = model_view_properties(fresh, state)
@@ -164,7 +164,7 @@ def _sync_model(conn: RegistryConnection, model: Mapping[str, Any], name: Any, s
     body = {"customProperties": props}
     model_id = str(model["id"])
     written = conn.call(
-        f"update lifecycle properties of registered model {name!r}",
+        f"update lifecycle properties of registered model {model.get('name')!r}",
         lambda api: api.update_registered_model(model_id, models.RegisteredModelUpdate.from_dict(body)),
     )
     return written or fresh
@@ -202,7 +202,7 @@ def sync_lifecycle_view(
     for round_no in range(1, max_rounds + 1):
         state = fold_lifecycle_events(log_events)
         patched += _sync_versions(conn, current_model, state)
-        current_model = _sync_model(conn, current_model, model.get("name"), state)
+        current_model = _sync_model(conn, current_model, state)
         newer = read_lifecycle_events(conn, model_id, after_seq=state.last_seq)
         if not newer:
             return {
