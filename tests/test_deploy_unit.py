@@ -21,7 +21,9 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from kfp_model_lifecycle.deployment.history import RolloutEntry, plan_deployment_rollback
+from kfp_model_lifecycle.deployment.core import run_deploy_model
+from kfp_model_lifecycle.deployment.deploy import DeployRequest, rollout_failure_message
+from kfp_model_lifecycle.deployment.history import RolloutEntry, decode_serve_model, plan_deployment_rollback
 from kfp_model_lifecycle.deployment.kube import (
     KubeClient,
     describe_kubernetes_error,
@@ -40,9 +42,28 @@ from kfp_model_lifecycle.deployment.names import (
     sanitize_inference_service_name,
 )
 from kfp_model_lifecycle.deployment.patch import compute_merge_patch, inference_service_patch
-from kfp_model_lifecycle.deployment.readiness import inference_service_state, wait_for_inference_service
-from kfp_model_lifecycle.deployment.rollout import rollout_inference_service
-from kfp_model_lifecycle.deployment.validation import DeploySettings, check_canary_percent, normalize_deployment_mode
+from kfp_model_lifecycle.deployment.readiness import (
+    Readiness,
+    ServiceState,
+    inference_service_state,
+    wait_for_inference_service,
+)
+from kfp_model_lifecycle.deployment.rollout import (
+    RestoreAction,
+    RestoreResult,
+    RolloutFailure,
+    RolloutResult,
+    rollout_inference_service,
+)
+from kfp_model_lifecycle.deployment.session import kubernetes_session
+from kfp_model_lifecycle.deployment.validation import (
+    DeploySettings,
+    RolloutOptions,
+    check_canary_percent,
+    normalize_deployment_mode,
+)
+from kfp_model_lifecycle.errors import InvalidInputError
+from kfp_model_lifecycle.lifecycle import lifecycle_property
 from kfp_model_lifecycle.lineage.context import RunContext
 from kfp_model_lifecycle.local.cluster.api import merge_patch
 
@@ -396,7 +417,7 @@ def test_wait_fails_fast_on_a_failed_load() -> None:
         isvc_status(2, 2, "False", "BlockedByFailedLoad", reason="ModelLoadFailed", message="bad pickle"),
     )
     state = wait_for_inference_service(get, 2, timeout_seconds=600, what="x", poll_seconds=1, clock=clock,
-                                           sleep=clock.sleep)  # fmt: skip
+                                       sleep=clock.sleep)  # fmt: skip
     assert state.state == "failed"
     assert state.reason == "BlockedByFailedLoad: ModelLoadFailed" and state.message == "bad pickle"
     assert clock.now == 1  # the stale failure of generation 1 was not taken for this one
@@ -699,6 +720,96 @@ def test_rollback_target_walks_back_through_the_history() -> None:
     history.append(rollout("3"))  # deployed normally again: eligible again
     assert plan_deployment_rollback(history, "3").version_id == "1"
     assert plan_deployment_rollback([rollout("1")], "1") is None
+
+
+def test_serve_models_decode_into_typed_rollouts() -> None:
+    serve = {
+        "id": "9",
+        "name": "rollout-1",
+        "modelVersionId": "12",
+        "lastKnownState": "FAILED",
+        "customProperties": {
+            key: lifecycle_property(value)
+            for key, value in {
+                "kml_outcome": "failed",
+                "kml_canary_percent": 10,
+                "kml_rollback": False,
+                "kml_restored": True,
+                "kml_phases": "updated, canary 10%, failed, rolled back",
+                "kml_from_a_newer_version": "ignored",
+                "not_ours": "ignored",
+            }.items()
+        },
+    }
+    entry = decode_serve_model(serve)
+    assert (entry.id, entry.version_id, entry.state, entry.outcome) == ("9", "12", "FAILED", "failed")
+    assert entry.canary_percent == 10 and entry.restored is True and entry.rollback is False
+    assert entry.phases.endswith("rolled back") and entry.manifest == ""
+    assert decode_serve_model({"id": "1"}).outcome == "unknown"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Jobs
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"storage_uri_mode": "s3"}, "storage_uri_mode 's3' is not supported"),
+        ({"protocol_version": "v3"}, "protocol_version 'v3' is not one of v1, v2, grpc-v2"),
+        ({"min_replicas": 3, "max_replicas": 2}, r"min_replicas \(3\) is larger than max_replicas \(2\)"),
+        ({"canary_percent": 101}, "canary_percent 101 must be an integer from 0 to 100"),
+        ({"timeout_seconds": 0}, "timeout_seconds must be positive"),
+    ],
+)
+def test_deploy_inputs_are_checked_before_anything_is_read(inputs: dict[str, Any], message: str) -> None:
+    # No cluster and no registry are configured: the inputs fail first.
+    with pytest.raises(InvalidInputError, match=message):
+        run_deploy_model(model_reference="iris:1.0.0", env={}, context=RunContext(), **inputs)
+
+
+def test_a_dry_run_does_without_a_cluster(tmp_path: Path) -> None:
+    with kubernetes_session("", "", {"KUBECONFIG": str(tmp_path / "nope")}, required=False) as k8s:
+        assert k8s is None
+    with pytest.raises(RuntimeError, match="does not exist"), kubernetes_session("", "", {"KUBECONFIG": "/nope"}):
+        pass
+
+
+def failed_rollout(failure: RolloutFailure, rollback: RestoreResult) -> RolloutResult:
+    return RolloutResult(ok=False, created=False, changed=True, spec_changed=True, canary=0,
+                         phases=["updated", "failed"], url="", object=None, previous=None, failure=failure,
+                         rollback=rollback)  # fmt: skip
+
+
+def deploy_request() -> DeployRequest:
+    return DeployRequest(MODEL, VERSION, "bc", NS, lambda record_id: manifest(), RolloutOptions(), RunContext())
+
+
+def test_a_failed_rollout_says_what_runs_now_and_what_to_fix() -> None:
+    load = RolloutFailure("BlockedByFailedLoad: ModelLoadFailed", "cannot unpickle", "canary", Readiness.FAILED, "")
+    restored = failed_rollout(load, RestoreResult(True, RestoreAction.RESTORED))
+    text = rollout_failure_message(deploy_request(), restored, {"name": "1.0.2"})
+    assert text.startswith(
+        f"deploying Breast Cancer Classifier:1.0.3 to {NS}/bc failed during the canary:"
+        " BlockedByFailedLoad: ModelLoadFailed - cannot unpickle. Rolled back automatically: the previous spec was"
+        " restored and is Ready (serving version 1.0.2). Fix: check that the model file loads"
+    )
+    slow = RolloutFailure("Timeout", "", "rollout", Readiness.TIMEOUT, "")
+    gone = failed_rollout(slow, RestoreResult(True, RestoreAction.DELETED))
+    deleted = rollout_failure_message(deploy_request(), gone, None)
+    assert "the InferenceService this rollout created was deleted again. Fix: raise timeout_seconds" in deleted
+    spec = RolloutFailure("InvalidSpec: x", "", "rollout", Readiness.FAILED, "")
+    error = failed_rollout(spec, RestoreResult(False, RestoreAction.ERROR, error="forbidden"))
+    assert (
+        "The automatic rollback failed too (forbidden); inspect the InferenceService: kubectl describe"
+        f" inferenceservice -n {NS} bc. Fix: correct the InferenceService spec"
+    ) in rollout_failure_message(deploy_request(), error, None)
+    state = ServiceState(Readiness.TIMEOUT, "Timeout", summary="Ready=Unknown")
+    stuck = failed_rollout(spec, RestoreResult(False, RestoreAction.RESTORED, state))
+    assert "did not complete: the restored spec is not Ready (Timeout: Ready=Unknown); inspect" in (
+        rollout_failure_message(deploy_request(), stuck, None)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------

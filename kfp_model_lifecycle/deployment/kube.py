@@ -36,7 +36,7 @@ SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
-@dataclass
+@dataclass(frozen=True)
 class KubeClient:
     """A Kubernetes API client and where its credentials came from.
 

@@ -150,16 +150,8 @@ def wait_for_inference_service(
     """
     clock = clock or time.monotonic
     sleep = sleep or time.sleep
-    poll = (
-        float(poll_seconds)
-        if poll_seconds is not None
-        else env_float(env, ENV_POLL_SECONDS, DEFAULT_POLL_SECONDS, 0.05)
-    )
-    progress = (
-        float(progress_seconds)
-        if progress_seconds is not None
-        else env_float(env, ENV_PROGRESS_SECONDS, DEFAULT_PROGRESS_SECONDS, 0.05)
-    )
+    poll = _interval(poll_seconds, env, ENV_POLL_SECONDS, DEFAULT_POLL_SECONDS)
+    progress = _interval(progress_seconds, env, ENV_PROGRESS_SECONDS, DEFAULT_PROGRESS_SECONDS)
     started = clock()
     deadline = started + max(0.0, float(timeout_seconds))
     last_logged, last_summary = started, ""
@@ -179,3 +171,8 @@ def wait_for_inference_service(
             log.warning("%s: not Ready within %.0fs (%s)", what, float(timeout_seconds), state.summary)
             return dataclasses.replace(state, state=Readiness.TIMEOUT, reason=state.reason or "Timeout")
         sleep(max(0.0, min(poll, deadline - now)))
+
+
+def _interval(given: float | None, env: Mapping[str, str] | None, name: str, default: float) -> float:
+    """An interval in seconds: the one given, else the environment knob ``name`` (at least 0.05), else ``default``."""
+    return float(given) if given is not None else env_float(env, name, default, 0.05)
