@@ -26,7 +26,18 @@ from kubernetes.client.exceptions import ApiException
 
 from kfp_model_lifecycle.local.cluster import LocalCluster
 from kfp_model_lifecycle.local.cluster.api import json_patch, merge_patch
+from kfp_model_lifecycle.local.cluster.revisions import ServiceState, TrafficTarget, plan_traffic
+from kfp_model_lifecycle.local.cluster.router import Router
+from kfp_model_lifecycle.local.cluster.spec import (
+    DEPLOYMENT_MODE_ANNOTATION,
+    RAW,
+    SERVERLESS,
+    deployment_mode,
+    spec_problem,
+)
+from kfp_model_lifecycle.local.cluster.status import build_status
 from kfp_model_lifecycle.local.cluster.storage import StorageError, resolve_storage_uri
+from kfp_model_lifecycle.local.cluster.workqueue import WorkQueue
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 NS = "kubeflow-user"
@@ -481,3 +492,110 @@ def test_kubectl_applies_and_reads_inferenceservices(cluster: LocalCluster, tmp_
     assert "configured" in kubectl("apply", "-f", str(manifest))
     assert json.loads(kubectl("get", "isvc", "kubectl-a", "-o", "json"))["metadata"]["generation"] == 2
     assert "deleted" in kubectl("delete", "-f", str(manifest), "--wait=false")
+
+
+# -- controller pieces, without processes ---------------------------------------------------------------------
+
+
+def test_work_queue_hands_a_key_to_one_worker_and_requeues_adds_made_meanwhile() -> None:
+    queue = WorkQueue()
+    a, b, c = ("ns", "a"), ("ns", "b"), ("ns", "c")
+    queue.add(a)
+    queue.add(a)  # queued once
+    queue.add(b)
+    assert queue.get() == a
+    queue.add(a)  # while a worker holds it: processed again once done
+    assert queue.get() == b
+    queue.done(b)
+    queue.done(a)
+    assert queue.get() == a
+    queue.done(a)
+    queue.add_after(c, 0.05)
+    started = time.monotonic()
+    assert queue.get() == c
+    assert time.monotonic() - started >= 0.04
+    queue.close()
+    assert queue.get() is None
+
+
+SKLEARN_MODEL = {"modelFormat": {"name": "sklearn"}, "storageUri": "/models/sk"}
+
+
+@pytest.mark.parametrize(
+    ("predictor", "annotations", "reason", "fragment"),
+    [
+        ({}, {}, "InvalidPredictorSpec", "spec.predictor.model is required"),
+        ({"model": {"storageUri": "/m"}}, {}, "InvalidPredictorSpec", "modelFormat.name is required"),
+        ({"model": {"modelFormat": {"name": "onnx"}, "storageUri": "/m"}}, {}, "NoSupportingRuntime", "'onnx'"),
+        ({"model": {"modelFormat": {"name": "sklearn"}}}, {}, "InvalidPredictorSpec", "storageUri is required"),
+        ({"model": {**SKLEARN_MODEL, "protocolVersion": "grpc-v2"}}, {}, "InvalidPredictorSpec", "use v1 or v2"),
+        ({"model": SKLEARN_MODEL, "canaryTrafficPercent": 101}, {}, "InvalidPredictorSpec", "0..100, got 101"),
+        ({"model": SKLEARN_MODEL, "canaryTrafficPercent": True}, {}, "InvalidPredictorSpec", "0..100, got True"),
+        ({"model": SKLEARN_MODEL}, {DEPLOYMENT_MODE_ANNOTATION: "Nope"}, "InvalidPredictorSpec", "is not one of"),
+    ],
+)
+def test_spec_problems_name_the_field_and_the_fix(
+    predictor: dict[str, Any], annotations: dict[str, str], reason: str, fragment: str
+) -> None:
+    problem = spec_problem("sk", predictor, annotations)
+    assert problem is not None
+    assert (problem.reason, problem.message.startswith("sk: ")) == (reason, True)
+    assert fragment in problem.message
+
+
+def test_a_servable_spec_and_its_deployment_mode() -> None:
+    assert spec_problem("sk", {"model": SKLEARN_MODEL, "canaryTrafficPercent": 10}, {}) is None
+    assert deployment_mode({}) == SERVERLESS
+    assert deployment_mode({DEPLOYMENT_MODE_ANNOTATION: "Standard"}) == RAW
+    assert deployment_mode({DEPLOYMENT_MODE_ANNOTATION: "Knative"}) == SERVERLESS
+
+
+@pytest.fixture
+def router() -> Iterator[Router]:
+    unstarted = Router("ns/sk")
+    yield unstarted
+    unstarted.stop()
+
+
+def test_traffic_canary_split_roll_out_and_failed_revision(router: Router) -> None:
+    state = ServiceState(uid="u", router=router)
+    first = state.new_revision("sk", "{}")
+    first.ready = True
+    assert plan_traffic(state, SERVERLESS, None) == [TrafficTarget("sk-predictor-00001", 100, "latest")]
+    assert state.rolled_out == first.name
+    second = state.new_revision("sk", '{"v": 2}')
+    second.ready = True
+    canary = [TrafficTarget(second.name, 20, "latest"), TrafficTarget(first.name, 80, "prev")]
+    assert plan_traffic(state, SERVERLESS, 20) == canary
+    assert state.rolled_out == first.name  # a canary is not rolled out yet
+    assert plan_traffic(state, RAW, 20) == [TrafficTarget(second.name, 100, "latest")]  # no canary in raw mode
+    assert (state.rolled_out, state.previous_rolled_out) == (second.name, first.name)
+    third = state.new_revision("sk", '{"v": 3}')
+    third.failure = "boom"
+    assert plan_traffic(state, SERVERLESS, None) == [TrafficTarget(second.name, 100, "prev")]
+
+
+def test_status_of_a_failed_revision_while_the_previous_one_serves(router: Router) -> None:
+    state = ServiceState(uid="u", router=router)
+    serving = state.new_revision("sk", "{}")
+    serving.ready = True
+    state.traffic = plan_traffic(state, SERVERLESS, None)
+    failed = state.new_revision("sk", '{"v": 2}')
+    failed.failure, failed.exit_code = "cannot unpickle", 1
+    state.traffic = plan_traffic(state, SERVERLESS, None)
+    status = build_status(state, 2, SERVERLESS)
+    assert status["url"] == router.url
+    model_status = status["modelStatus"]
+    assert model_status["transitionStatus"] == "BlockedByFailedLoad"
+    assert model_status["states"] == {"activeModelState": "Loaded", "targetModelState": "FailedToLoad"}
+    assert model_status["lastFailureInfo"]["exitCode"] == 1
+    predictor = status["components"]["predictor"]
+    assert (predictor["latestCreatedRevision"], predictor["latestRolledoutRevision"]) == (failed.name, serving.name)
+    assert predictor["traffic"] == [
+        {"revisionName": serving.name, "percent": 100, "latestRevision": False, "tag": "prev"}
+    ]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert (conditions["IngressReady"]["status"], conditions["Ready"]["status"]) == ("True", "False")
+    assert status["conditions"][-1]["type"] == "Ready"
+    again = build_status(state, 2, SERVERLESS)  # nothing changed: neither do the transition times
+    assert again["conditions"] == status["conditions"]

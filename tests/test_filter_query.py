@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from kfp_model_lifecycle.local.registry.errors import ApiError
 from kfp_model_lifecycle.local.registry.filter_query import Field, FilterQueryError, compile_filter
+from kfp_model_lifecycle.local.registry.query import ListOptions, Scope, Where, encode_token, page_sql
 
 SCHEMA = """
 CREATE TABLE resource (
@@ -437,3 +439,44 @@ def test_compile_is_fast() -> None:
         compile_filter(query, FIELDS)
     per_query = (time.perf_counter() - start) / len(queries)
     assert per_query < 0.005  # typically well under 1 ms; generous bound for slow CI machines
+
+
+# -- the list query around a filter ---------------------------------------------------------------------------
+
+
+def test_list_query_ands_scope_filter_and_keyset_page_in_order() -> None:
+    options = ListOptions(
+        filter_query='name = "alpha"',
+        page_token=encode_token(1000, 7),
+        page_size=2,
+        order_by="CREATE_TIME",
+        descending=True,
+    )
+    where = Where("model_version").scope(Scope(parent_id=3, name="alpha")).filter(options.filter_query, FIELDS)
+    sql, params = page_sql("r.id", where.after(options), options)
+    assert params == ["model_version", 3, "alpha", "alpha", 1000, 1000, 7, 3]  # one row more than the page
+    assert "(r.create_time < ? OR (r.create_time = ? AND r.id < ?))" in sql
+    assert sql.endswith("ORDER BY r.create_time DESC, r.id DESC LIMIT ?")
+
+
+def test_list_query_without_options_lists_everything_by_id() -> None:
+    options = ListOptions()
+    sql, params = page_sql(
+        "r.id", Where("registered_model").scope(Scope()).filter("  ", FIELDS).after(options), options
+    )
+    assert (sql, params) == ("SELECT r.id FROM resource r WHERE r.kind = ? ORDER BY r.id ASC", ["registered_model"])
+
+
+@pytest.mark.parametrize("token", ["not-base64!", encode_token(1, 0), "MToyOjM="])
+def test_foreign_page_tokens_are_a_400_naming_the_fix(token: str) -> None:
+    with pytest.raises(ApiError) as raised:
+        Where("model_version").after(ListOptions(page_token=token))
+    assert raised.value.status == 400
+    assert "pass the nextPageToken of the previous page unchanged" in raised.value.message
+
+
+def test_a_malformed_filter_in_a_list_is_a_400() -> None:
+    with pytest.raises(ApiError) as raised:
+        Where("model_version").filter("name =", FIELDS)
+    assert raised.value.status == 400
+    assert raised.value.message.startswith("invalid filter query: unexpected end of query")

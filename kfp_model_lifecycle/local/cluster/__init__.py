@@ -11,9 +11,12 @@ each InferenceService with KServe's own model server (``kserve`` is a dev extra)
         kubernetes.config.load_kube_config(config_file=str(cluster.kubeconfig_path))
         ...
 
-Modules: :mod:`~kfp_model_lifecycle.local.cluster.store` (objects and write semantics), :mod:`.api` (HTTP),
-:mod:`.controller` (revisions, traffic, status), :mod:`.storage` (storageUri), :mod:`.model_server` (the
-model server process), :mod:`.router` (canary split), :mod:`.server` (start/stop, kubeconfig), :mod:`.cli`.
+Modules: :mod:`~kfp_model_lifecycle.local.cluster.store` (objects and write semantics); the API server
+:mod:`.api` (HTTP, authorization) with :mod:`.patches`, :mod:`.selectors`, :mod:`.watch` and :mod:`.discovery`;
+the controller :mod:`.controller` (the reconcile loop) with :mod:`.workqueue`, :mod:`.spec` (what is served),
+:mod:`.revisions` (revisions and traffic), :mod:`.status` (the status KServe writes) and :mod:`.model_process`
+(model server processes); :mod:`.storage` (storageUri), :mod:`.model_server` (the model server itself),
+:mod:`.router` (canary split), :mod:`.server` (start/stop, kubeconfig).
 """
 
 from __future__ import annotations

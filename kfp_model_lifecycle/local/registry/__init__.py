@@ -6,6 +6,11 @@ The official ``model-registry`` Python client talks to it exactly as it talks to
 
     with EmbeddedRegistry(db_path="registry.db") as registry:
         client = model_registry.ModelRegistry(registry.address, registry.port, author="me", is_secure=False)
+
+Modules: :mod:`.server` (start and stop), :mod:`.app` (routing) with :mod:`.handlers` (the 40 operations),
+:mod:`.validation` (reading requests), :mod:`.entities` (body validation), :mod:`.errors` and :mod:`.middleware`;
+:mod:`.store` (SQLite reads and writes) with :mod:`.schema`, :mod:`.query` (scopes, list options, pages),
+:mod:`.filter_parser` and :mod:`.filter_query` (``filterQuery`` to SQL).
 """
 
 from kfp_model_lifecycle.local.registry.server import EmbeddedRegistry, create_app
