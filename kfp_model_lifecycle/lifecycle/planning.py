@@ -8,7 +8,7 @@ A plan is decided again on the newest state every time a writer loses the race f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kfp_model_lifecycle.errors import InvalidInputError
@@ -197,11 +197,11 @@ def plan_stage_change(
     ref = format_model_reference(model_name, vname) or vname
     error = _transition_error(policy, ref, source, target, model_name)
     if error:
-        return StagePlan(None, error, Refusal.TRANSITION, source, target, previous, vid, vname, rollback)
+        return replace(plan, error=error, error_type=Refusal.TRANSITION)
     if target == Stage.PRODUCTION and not rollback and (policy.requires_approval or require_approval):
         error = _approval_error(state, vid, ref, policy)
         if error:
-            return StagePlan(None, error, Refusal.APPROVAL, source, target, previous, vid, vname, rollback)
+            return replace(plan, error=error, error_type=Refusal.APPROVAL)
     event: dict[str, Any] = {
         "type": EventType.STAGE.value,
         "version_id": vid,
@@ -214,7 +214,20 @@ def plan_stage_change(
     if target == Stage.PRODUCTION and previous:
         demote = check_demote_to(demote_to or policy.demote_to or DEFAULT_DEMOTE_TO)
         event.update(demoted_version_id=previous.version_id, demoted_version=previous.version, demoted_to=demote)
-    return StagePlan(event, "", "", source, target, previous, vid, vname, rollback)
+    return replace(plan, event=event)
+
+
+def _alias_event(alias: str, subject: Holder, to: str, previous: Holder | None) -> dict[str, Any]:
+    """An alias event about ``subject``: pointing the alias at it (``to`` its name) or removing it (``to`` "")."""
+    return {
+        "type": EventType.ALIAS.value,
+        "alias": alias,
+        "version_id": subject.version_id,
+        "version": subject.version,
+        "from": previous.version if previous else "",
+        "to": to,
+        "previous_version_id": previous.version_id if previous else "",
+    }
 
 
 def plan_alias_change(
@@ -238,24 +251,17 @@ def plan_alias_change(
     """
     name = check_alias_name(alias)
     previous = _holder(state, state.aliases.get(name) or "")
-    event: dict[str, Any] = {"type": EventType.ALIAS.value, "alias": name}
     if remove:
         if previous is None:
             return AliasPlan(None, None)
-        event.update(
-            version_id=previous.version_id, version=previous.version, to="", previous_version_id=previous.version_id
-        )
-        event["from"] = previous.version
-        return AliasPlan(event, previous)
+        return AliasPlan(_alias_event(name, previous, "", previous), previous)
     if version is None:
         raise InvalidInputError(f"setting alias {name!r} needs a model version")
     vid = str(version["id"])
     if previous and previous.version_id == vid:
         return AliasPlan(None, previous)
     vname = str(version.get("name") or vid)
-    event.update(version_id=vid, version=vname, to=vname, previous_version_id=previous.version_id if previous else "")
-    event["from"] = previous.version if previous else ""
-    return AliasPlan(event, previous)
+    return AliasPlan(_alias_event(name, Holder(vid, vname), vname, previous), previous)
 
 
 def plan_rollback(state: LifecycleState) -> RollbackTarget | None:
