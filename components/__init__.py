@@ -5,6 +5,7 @@
 
 from kfp_model_lifecycle.components.approve_model import approve_model, approve_model_with_context
 from kfp_model_lifecycle.components.compare_models import compare_models
+from kfp_model_lifecycle.components.compare_versions import compare_versions
 from kfp_model_lifecycle.components.deploy_model import (
     deploy_model,
     deploy_model_with_context,
@@ -19,6 +20,7 @@ __all__ = [
     "approve_model",
     "approve_model_with_context",
     "compare_models",
+    "compare_versions",
     "deploy_model",
     "deploy_model_with_context",
     "promote_model",

@@ -349,7 +349,10 @@ def test_mcnemar_decides_for_accuracy_on_synthetic_data() -> None:
     same = assess_significance("accuracy", True, *_synthetic(200, 0.9, 0.9, seed=2))
     assert same.status == "not significant" and same.significant is False
     worse = assess_significance("accuracy", True, base, cand)
-    assert worse.status == "not significant" and "not better" in worse.reason
+    assert worse.status == "not significant" and worse.reason.startswith("the candidate is significantly worse")
+    assert worse.worse is True and worse.outcome == "significantly worse"
+    slightly_worse = assess_significance("accuracy", True, *reversed(_synthetic(200, 0.9, 0.89, seed=2)))
+    assert slightly_worse.worse is False and "not better" in slightly_worse.reason
 
 
 def test_one_discordant_pair_is_not_significant_but_ten_are() -> None:
@@ -722,7 +725,7 @@ def test_reports_contain_the_numbers() -> None:
             "+0.023",
             "0.9351",
             "0.005",
-            "0.021484",
+            "0.02148",
             "143",
             "0.0035",
             "0.042",
@@ -809,14 +812,16 @@ def test_report_summary_and_keep_banner() -> None:
 
 
 def test_format_number() -> None:
-    assert [format_number(v) for v in (0.9, 0.951048951, 12.0, 1.5e-07, None, 123456.789)] == [
+    assert [format_number(v) for v in (0.9, 0.951048951, 12.0, 1.5e-07, None, 123456.789, 1234.56)] == [
         "0.9",
-        "0.951049",
+        "0.951",
         "12",
         "1.5e-07",
         "n/a",
         "123457",
+        "1235",
     ]
+    assert format_number(0.951048951, 6) == "0.951049"
 
 
 def test_metric_rows_and_scalars() -> None:

@@ -17,6 +17,7 @@ import pytest
 from kfp.dsl.base_component import BaseComponent
 
 from kfp_model_lifecycle import __version__, components
+from kfp_model_lifecycle.comparison import leaderboard_task
 from kfp_model_lifecycle.comparison import task as comparison_task
 from kfp_model_lifecycle.components._common.runtime import (
     BASE_IMAGE_ENV,
@@ -48,6 +49,7 @@ TASKS = {
             "baseline_predictions_path",
         },
     ),
+    "compare_versions": (leaderboard_task.compare_versions_task, leaderboard_task.run_compare_versions, set()),
     "promote_model": (lifecycle_tasks.promote_model_task, lifecycle_tasks.run_promote_model, {"summary_path"}),
     "approve_model": (lifecycle_tasks.approve_model_task, lifecycle_tasks.run_approve_model, {"summary_path"}),
     "record_model_event": (lifecycle_tasks.record_model_event_task, lifecycle_tasks.run_record_model_event, set()),

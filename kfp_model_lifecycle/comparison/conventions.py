@@ -1,7 +1,8 @@
 """What the comparison reads from and writes to the Model Registry: property names and the predictions artifact.
 
 register_model writes a version's metrics as numeric customProperties under their own names; lineage, datasets,
-hyperparameters and lifecycle bookkeeping use the prefixes in :data:`NON_METRIC_PREFIXES`. The comparison links
+hyperparameters, the model artifact's metadata and lifecycle bookkeeping use the prefixes in
+:data:`NON_METRIC_PREFIXES`. The comparison links
 a candidate's per-example predictions as a ``dataset-artifact`` so a later comparison can use them as the
 baseline's.
 """
@@ -11,11 +12,14 @@ from __future__ import annotations
 STAGE_PROPERTY = "kml_stage"
 """The version's lifecycle stage (``production``...), kept by the lifecycle."""
 
-NON_METRIC_PREFIXES = ("kfp_", "dataset_", "hp_", "kml_")
-"""customProperties with these prefixes are lineage or bookkeeping, never metrics."""
-
 HYPERPARAMETER_PREFIX = "hp_"
 """customProperties ``hp_<name>`` hold the training's hyperparameters."""
+
+MODEL_METADATA_PREFIX = "model_meta_"
+"""customProperties ``model_meta_<key>`` hold the model artifact's other metadata (``train_accuracy``...): lineage."""
+
+NON_METRIC_PREFIXES = ("kfp_", "dataset_", HYPERPARAMETER_PREFIX, MODEL_METADATA_PREFIX, "kml_")
+"""customProperties with these prefixes are lineage or bookkeeping, never metrics."""
 
 MAX_DATASETS = 100
 """Datasets are recorded as ``dataset_<i>_uri``/``_role``/``_sha256`` for ``i`` from 0; at most this many are read."""

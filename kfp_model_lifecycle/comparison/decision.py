@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kfp_model_lifecycle.comparison.gates import GateResult
+from kfp_model_lifecycle.comparison.gates import CheckStatus, GateResult
 from kfp_model_lifecycle.comparison.significance import Significance, SignificanceStatus
 from kfp_model_lifecycle.comparison.versions import VersionSummary
 
@@ -88,8 +88,27 @@ def decide(
         tail = f", and {significance.reason}"
     elif significance.reason:
         tail = f" (significance not tested: {significance.reason})"
-    reason = f"{candidate.reference} beats {baseline.reference}: all {len(gate_results)} gate(s) pass{tail}"
+    reason = f"{candidate.reference} beats {baseline.reference}: all {gates_text(gate_results)} pass{tail}"
     return Verdict(True, candidate.reference, Side.CANDIDATE, reason)
+
+
+def gates_text(gate_results: Sequence[GateResult]) -> str:
+    """How many gates and checks were evaluated, as the gates table counts them (one row per check).
+
+    Args:
+        gate_results: The evaluated gates.
+
+    Returns:
+        e.g. ``2 gates (3 checks)``, ``1 gate (1 check)``, or ``2 gates (3 checks, 1 skipped)``.
+    """
+    checks = [check for gate in gate_results for check in gate.checks]
+    skipped = sum(1 for check in checks if check.status == CheckStatus.SKIPPED)
+    text = f"{_count(len(gate_results), 'gate')} ({_count(len(checks), 'check')}"
+    return text + (f", {skipped} skipped)" if skipped else ")")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _without_baseline(candidate: VersionSummary, failures: list[str], why: str) -> Verdict:

@@ -59,6 +59,13 @@ METRIC_ALIASES = {
 """Gate metric names (lower case, ``-`` as ``_``) -> the metric computed from predictions."""
 
 
+UNIT_INTERVAL_METRICS = (*ACCURACY_METRICS, *COUNT_METRICS, PredictionMetric.ROC_AUC)
+"""Metrics whose values lie in [0, 1]."""
+
+UNIT_INTERVAL_SUFFIXES = ("accuracy", "precision", "recall", "f1", "f1_score", "auc", "error_rate")
+"""Names ending like this (``val_accuracy``, ``pr_auc``, ``average_precision``) are taken to lie in [0, 1] too."""
+
+
 def canonical_metric_name(name: str) -> PredictionMetric | None:
     """The predictions-based metric a gate metric name refers to, or None when it cannot be computed.
 
@@ -69,6 +76,19 @@ def canonical_metric_name(name: str) -> PredictionMetric | None:
         The metric, or None.
     """
     return METRIC_ALIASES.get((name or "").strip().lower().replace("-", "_"))
+
+
+def is_unit_interval_metric(name: str) -> bool:
+    """Whether a metric's values lie in [0, 1] by its name (accuracy, precision, recall, f1, AUC, error rate).
+
+    Args:
+        name: A metric name, e.g. ``accuracy``, ``roc_auc``, ``val_accuracy``.
+
+    Returns:
+        True for the bounded metrics; charts never draw their axis outside [0, 1].
+    """
+    key = (name or "").strip().lower().replace("-", "_")
+    return canonical_metric_name(key) in UNIT_INTERVAL_METRICS or key.endswith(UNIT_INTERVAL_SUFFIXES)
 
 
 def metric_from_predictions(

@@ -1,4 +1,7 @@
-"""Versions of a model on one metric, filtered and paged by the registry: the best one, and the recent trend."""
+"""Versions of a model on one metric, filtered and paged by the registry: the best one, and the recent trend.
+
+The trend keeps archived versions (marked): a champion demoted when a better one arrived is part of the history.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ from mr_openapi.models.sort_order import SortOrder
 
 from kfp_model_lifecycle.client import RegistryConnection
 from kfp_model_lifecycle.comparison.versions import created_ms, numeric_property, version_stage, wire_with_timestamps
+
+ARCHIVED_STATE = "ARCHIVED"
+ARCHIVED_STAGE = "archived"
 
 FILTER_KEYWORDS = frozenset({"and", "or", "in", "like", "ilike", "true", "false"})
 """Words of the ``filterQuery`` language that a property name must be backquoted to use."""
@@ -47,6 +53,7 @@ class TrendPoint:
         created: Creation time in epoch milliseconds.
         stage: Its lifecycle stage ("" for none).
         role: ``candidate``, ``baseline`` or "".
+        state: Its registry state, ``LIVE`` or ``ARCHIVED`` ("" when unknown).
     """
 
     id: str
@@ -55,6 +62,12 @@ class TrendPoint:
     created: int
     stage: str = ""
     role: str = ""
+    state: str = ""
+
+    @property
+    def archived(self) -> bool:
+        """Whether the version is archived (registry state or lifecycle stage)."""
+        return self.state == ARCHIVED_STATE or self.stage == ARCHIVED_STAGE
 
 
 def filter_property_name(name: str) -> str:
@@ -71,8 +84,8 @@ def filter_property_name(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
-def metric_filter(metric: str) -> str:
-    """A ``filterQuery`` matching LIVE versions that have a numeric property ``metric``.
+def metric_present_filter(metric: str) -> str:
+    """A ``filterQuery`` matching versions (in any state) that have a numeric property ``metric``.
 
     ``(m >= 0 OR m < 0)`` with integer literals matches int and double properties on the upstream server and
     the embedded one (the Model Registry has no "exists" operator).
@@ -84,7 +97,19 @@ def metric_filter(metric: str) -> str:
         The filter text.
     """
     ref = filter_property_name(metric)
-    return f'state = "LIVE" AND ({ref} >= 0 OR {ref} < 0)'
+    return f"({ref} >= 0 OR {ref} < 0)"
+
+
+def metric_filter(metric: str) -> str:
+    """A ``filterQuery`` matching LIVE versions that have a numeric property ``metric``.
+
+    Args:
+        metric: The metric (custom property) name.
+
+    Returns:
+        The filter text (see :func:`metric_present_filter`).
+    """
+    return f'state = "LIVE" AND {metric_present_filter(metric)}'
 
 
 def list_model_versions_page(
@@ -97,11 +122,11 @@ def list_model_versions_page(
     descending: bool = False,
     token: str | None = None,
 ) -> dict[str, Any]:
-    """One page of a registered model's versions, filtered and ordered by the server.
+    """One page of a registered model's versions (or of every model's), filtered and ordered by the server.
 
     Args:
         conn: From ``connect_model_registry``.
-        model_id: The RegisteredModel id.
+        model_id: The RegisteredModel id; "" for the versions of every model.
         filter_query: A ``filterQuery`` ("" for none).
         page_size: Items per page.
         order_by: ``ID``, ``CREATE_TIME`` or ``LAST_UPDATE_TIME``.
@@ -111,20 +136,21 @@ def list_model_versions_page(
     Returns:
         The list response in wire form (``items``, ``nextPageToken``, ``size``).
     """
+    options: dict[str, Any] = {
+        "filter_query": filter_query or None,
+        "page_size": str(int(page_size)),
+        "order_by": OrderByField(order_by),
+        "sort_order": SortOrder.DESC if descending else SortOrder.ASC,
+        "next_page_token": token,
+    }
 
     async def list_page(api: Any) -> dict[str, Any]:
-        page = await api.get_registered_model_versions(
-            model_id,
-            filter_query=filter_query or None,
-            page_size=str(int(page_size)),
-            order_by=OrderByField(order_by),
-            sort_order=SortOrder.DESC if descending else SortOrder.ASC,
-            next_page_token=token,
-        )
-        return wire_with_timestamps(page)
+        if model_id:
+            return wire_with_timestamps(await api.get_registered_model_versions(model_id, **options))
+        return wire_with_timestamps(await api.get_model_versions(**options))
 
-    action = f"list versions of registered model {model_id}" + (f" matching {filter_query!r}" if filter_query else "")
-    return conn.call(action, list_page) or {}
+    action = f"list versions of registered model {model_id}" if model_id else "list model versions"
+    return conn.call(action + (f" matching {filter_query!r}" if filter_query else ""), list_page) or {}
 
 
 def rank_model_versions(
@@ -182,7 +208,9 @@ def metric_trend(
     limit: int = 30,
     extra: Sequence[Mapping[str, Any]] = (),
 ) -> list[TrendPoint]:
-    """The latest ``limit`` LIVE versions having ``metric``, oldest first, for the trend chart (one request).
+    """The latest ``limit`` versions having ``metric`` (archived ones too), oldest first, for the trend chart.
+
+    One request: the newest ``limit`` versions that have the metric, in any state.
 
     Args:
         conn: From ``connect_model_registry``.
@@ -197,7 +225,12 @@ def metric_trend(
     versions: dict[str, Mapping[str, Any]] = {}
     if limit > 0:
         page = list_model_versions_page(
-            conn, model_id, filter_query=metric_filter(metric), page_size=limit, order_by="CREATE_TIME", descending=True
+            conn,
+            model_id,
+            filter_query=metric_present_filter(metric),
+            page_size=limit,
+            order_by="CREATE_TIME",
+            descending=True,
         )
         for version in page.get("items") or []:
             versions[str(version.get("id"))] = version
@@ -209,8 +242,7 @@ def metric_trend(
         value = numeric_property(version.get("customProperties"), metric)
         if value is None:
             continue
-        points.append(
-            TrendPoint(vid, str(version.get("name") or ""), value, created_ms(version), version_stage(version))
-        )
+        name, state = str(version.get("name") or ""), str(version.get("state") or "")
+        points.append(TrendPoint(vid, name, value, created_ms(version), version_stage(version), state=state))
     points.sort(key=lambda p: (p.created, int(p.id) if p.id.isdigit() else 0))
     return points

@@ -3,7 +3,9 @@
 ``auto`` uses the exact McNemar test for accuracy (and error rate), deciding with its two-sided p-value, and
 reports the paired-bootstrap interval too; for other metrics the paired bootstrap decides: significant when the
 ``1 - alpha`` interval of the difference lies entirely on the better side of 0. Both are two-sided at level
-``alpha`` and also require the difference to point the better way.
+``alpha`` and also require the difference to point the better way. A result as clear the other way (p below
+alpha with the baseline ahead, or an interval entirely on the worse side) is "not significant" for the
+decision and is reported as "significantly worse".
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from kfp_model_lifecycle.comparison.metrics import (
 )
 from kfp_model_lifecycle.comparison.predictions import PairedPredictions, Predictions, pair_predictions
 from kfp_model_lifecycle.errors import InvalidInputError
+
+SIGNIFICANTLY_WORSE = "significantly worse"
+"""How a test that found the candidate worse is reported (its status stays ``not significant``)."""
 
 EXACT_BINOMIAL_MAX_N = 2000
 """Up to this many discordant pairs the binomial tail is summed in exact rational arithmetic."""
@@ -78,6 +83,7 @@ class Significance:
         difference: ``candidate_value - baseline_value``.
         mcnemar: The McNemar test, where run.
         bootstrap: The paired bootstrap, where run.
+        worse: The test found the candidate significantly worse (the status is then ``not significant``).
     """
 
     status: SignificanceStatus
@@ -93,6 +99,12 @@ class Significance:
     difference: float | None = None
     mcnemar: McNemar | None = None
     bootstrap: BootstrapInterval | None = None
+    worse: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """The result in words: ``significant``, ``significantly worse``, ``not significant`` or ``not tested``."""
+        return SIGNIFICANTLY_WORSE if self.worse else str(self.status)
 
 
 def binomial_tail(n: int, k: int) -> float:
@@ -250,9 +262,10 @@ def _decide_by_mcnemar(measured: Significance, paired: PairedPredictions, higher
         f" alone on {c}; two-sided p = {format_number(p_value, 4)}"
         f" {'<' if p_value < alpha else '>='} alpha {format_number(alpha)}"
     )
-    significant = _improved(measured, higher_is_better) and p_value < alpha
+    improved = _improved(measured, higher_is_better)
+    worse = not improved and b != c and p_value < alpha
     decided = replace(measured, method=SignificanceTest.MCNEMAR, mcnemar=McNemar(b, c, p_value))
-    return _conclude(decided, significant, higher_is_better, detail)
+    return _conclude(decided, improved and p_value < alpha, worse, higher_is_better, detail)
 
 
 def _decide_by_bootstrap(measured: Significance, higher_is_better: bool) -> Significance:
@@ -268,10 +281,13 @@ def _decide_by_bootstrap(measured: Significance, higher_is_better: bool) -> Sign
         f" {'excludes' if (low > 0 or high < 0) else 'includes'} 0"
     )
     significant = low > 0 if higher_is_better else high < 0
-    return _conclude(decided, significant, higher_is_better, detail)
+    worse = high < 0 if higher_is_better else low > 0
+    return _conclude(decided, significant, worse, higher_is_better, detail)
 
 
-def _conclude(decided: Significance, significant: bool, higher_is_better: bool, detail: str) -> Significance:
+def _conclude(
+    decided: Significance, significant: bool, worse: bool, higher_is_better: bool, detail: str
+) -> Significance:
     """The final status and reason: the verdict, the change of the metric and the test's numbers."""
     difference = decided.difference or 0.0
     change = (
@@ -280,8 +296,11 @@ def _conclude(decided: Significance, significant: bool, higher_is_better: bool, 
     )
     if significant:
         status, verdict = SignificanceStatus.SIGNIFICANT, "the candidate is significantly better"
+    elif worse:
+        status, verdict = SignificanceStatus.NOT_SIGNIFICANT, "the candidate is significantly worse"
     elif not _improved(decided, higher_is_better):
         status, verdict = SignificanceStatus.NOT_SIGNIFICANT, "the candidate is not better on these examples"
     else:
         status, verdict = SignificanceStatus.NOT_SIGNIFICANT, "the improvement is not statistically significant"
-    return replace(decided, status=status, significant=bool(significant), reason=f"{verdict}: {change}; {detail}")
+    reason = f"{verdict}: {change}; {detail}"
+    return replace(decided, status=status, significant=bool(significant), worse=worse, reason=reason)

@@ -13,9 +13,11 @@ from kfp_model_lifecycle.comparison.conventions import (
     HYPERPARAMETER_PREFIX,
     LINEAGE_LABELS,
     MAX_DATASETS,
+    MODEL_METADATA_PREFIX,
     NON_METRIC_PREFIXES,
     STAGE_PROPERTY,
 )
+from kfp_model_lifecycle.comparison.formatting import format_value
 from kfp_model_lifecycle.errors import NotFoundError
 from kfp_model_lifecycle.lifecycle import find_model_artifact
 
@@ -145,8 +147,8 @@ def version_metrics(version: Mapping[str, Any]) -> dict[str, float]:
     """The numeric customProperties of a model version that are metrics.
 
     register_model writes metrics as double properties under their own names; lineage, datasets,
-    hyperparameters and lifecycle bookkeeping use the prefixes ``kfp_``, ``dataset_``, ``hp_`` and ``kml_``,
-    which are left out here.
+    hyperparameters, the model artifact's metadata and lifecycle bookkeeping use the prefixes ``kfp_``,
+    ``dataset_``, ``hp_``, ``model_meta_`` and ``kml_``, which are left out here.
 
     Args:
         version: A ModelVersion in wire form.
@@ -166,7 +168,7 @@ def version_metrics(version: Mapping[str, Any]) -> dict[str, float]:
 
 
 def version_lineage(version: Mapping[str, Any], artifact: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """Where a model version came from, for the report: KFP run, code, image, data and the model's storage.
+    """Where a model version came from, for the report: KFP run, code, image, data, hyperparameters, model metadata.
 
     Args:
         version: A ModelVersion in wire form.
@@ -188,13 +190,27 @@ def version_lineage(version: Mapping[str, Any], artifact: Mapping[str, Any] | No
         if fmt:
             rows["model format"] = fmt
     rows.update(_dataset_lineage(props))
-    prefix = HYPERPARAMETER_PREFIX
-    hyper = {k[len(prefix) :]: property_value(props, k) for k in sorted(props) if k.startswith(prefix)}
-    if hyper:
-        rows["hyperparameters"] = ", ".join(f"{k}={v}" for k, v in hyper.items())
+    for label, prefix in (("hyperparameters", HYPERPARAMETER_PREFIX), ("model metadata", MODEL_METADATA_PREFIX)):
+        text = prefixed_properties_text(props, prefix)
+        if text:
+            rows[label] = text
     if version.get("author"):
         rows["author"] = str(version["author"])
     return rows
+
+
+def prefixed_properties_text(props: Mapping[str, Any], prefix: str) -> str:
+    """The properties ``<prefix><key>`` as ``key=value, ...`` by key (``max_depth=8``, not ``8.0``).
+
+    Args:
+        props: A ``customProperties`` map in wire form.
+        prefix: e.g. ``hp_``.
+
+    Returns:
+        The text, "" when there are none.
+    """
+    found = {k[len(prefix) :]: property_value(props, k) for k in sorted(props) if k.startswith(prefix)}
+    return ", ".join(f"{key}={format_value(value)}" for key, value in found.items())
 
 
 def _dataset_lineage(props: Mapping[str, Any]) -> dict[str, str]:
@@ -281,17 +297,42 @@ def load_version_record(conn: RegistryConnection, version_id: str) -> VersionRec
     Raises:
         NotFoundError: When no version has this id.
     """
+    version = get_version_with_timestamps(conn, version_id)
+    if not version:
+        raise NotFoundError(
+            f"no model version with id {str(version_id)!r} in the Model Registry at {conn.url}: pass the"
+            " registered_model output of register_model from this run, or a reference 'model:version'"
+        )
+    model = get_registered_model(conn, str(version.get("registeredModelId") or ""))
+    return VersionRecord(model, version, find_model_artifact(conn, version))
+
+
+def get_version_with_timestamps(conn: RegistryConnection, version_id: str) -> dict[str, Any] | None:
+    """A ModelVersion by id, in wire form with its timestamps.
+
+    Args:
+        conn: From ``connect_model_registry``.
+        version_id: The ModelVersion id.
+
+    Returns:
+        The version, or None when no version has this id.
+    """
     vid = str(version_id)
 
     async def get_version(api: Any) -> dict[str, Any]:
         return wire_with_timestamps(await api.get_model_version(vid))
 
-    version = conn.call(f"get model version {vid}", get_version, tolerate=(404,))
-    if not version:
-        raise NotFoundError(
-            f"no model version with id {vid!r} in the Model Registry at {conn.url}: pass the registered_model"
-            " output of register_model from this run, or a reference 'model:version'"
-        )
-    model_id = str(version.get("registeredModelId") or "")
-    model = conn.call(f"get registered model {model_id}", lambda api: api.get_registered_model(model_id))
-    return VersionRecord(model or {}, version, find_model_artifact(conn, version))
+    return conn.call(f"get model version {vid}", get_version, tolerate=(404,))
+
+
+def get_registered_model(conn: RegistryConnection, model_id: str) -> dict[str, Any]:
+    """A RegisteredModel by id, in wire form ({} when it cannot be read).
+
+    Args:
+        conn: From ``connect_model_registry``.
+        model_id: The RegisteredModel id.
+
+    Returns:
+        The model.
+    """
+    return conn.call(f"get registered model {model_id}", lambda api: api.get_registered_model(model_id)) or {}

@@ -1,7 +1,9 @@
 """The trend chart: an inline SVG line chart of the primary metric across versions, for the HTML report.
 
-Points are evenly spaced in creation order; the primary gate's threshold (if any) is a dashed line; every point
-has a ``<title>`` tooltip. No scripts, no external resources; all text escaped.
+Points are evenly spaced in creation order on an axis with round ticks (never outside [0, 1] for bounded metrics
+such as accuracy or AUC); the primary gate's threshold (if any) is a dashed line; archived versions are hollow
+circles; every point has a ``<title>`` tooltip; the legend lists only what is drawn. No scripts, no external
+resources; all text escaped.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kfp_model_lifecycle.comparison.formatting import format_number
+from kfp_model_lifecycle.comparison.metrics import is_unit_interval_metric
 from kfp_model_lifecycle.comparison.ranking import TrendPoint
+from kfp_model_lifecycle.comparison.report.axis import Axis, nice_axis
 from kfp_model_lifecycle.comparison.report.sections import primary_threshold
 from kfp_model_lifecycle.comparison.result import ComparisonResult
 
 ROLE_COLORS = {"candidate": "#ef6c00", "baseline": "#1565c0"}
 OTHER_COLOR = "#607d8b"
 PRODUCTION_STROKE = ' stroke="#2e7d32" stroke-width="3"'
+ARCHIVED_STYLE = ' fill-opacity="0.15" stroke-dasharray="2,2" stroke-width="2"'
 THRESHOLD_COLOR = "#c62828"
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 70, 20, 30, 60
 MAX_LABEL = 18
@@ -31,8 +36,7 @@ class _Frame:
     width: int
     height: int
     count: int
-    low: float
-    high: float
+    axis: Axis
 
     @property
     def plot_w(self) -> int:
@@ -46,15 +50,14 @@ class _Frame:
         return MARGIN_LEFT + (self.plot_w / 2 if self.count == 1 else self.plot_w * i / (self.count - 1))
 
     def y_of(self, v: float) -> float:
-        return MARGIN_TOP + self.plot_h * (1 - (v - self.low) / (self.high - self.low))
+        return MARGIN_TOP + self.plot_h * (1 - self.axis.fraction(v))
 
 
-def _frame(trend: Sequence[TrendPoint], threshold: float | None, width: int, height: int) -> _Frame:
-    """The frame spanning every value and the threshold, with 10% padding (5% of the value when all are equal)."""
+def _frame(trend: Sequence[TrendPoint], threshold: float | None, metric: str, width: int, height: int) -> _Frame:
+    """The frame spanning every value and the threshold, on round ticks (within [0, 1] for bounded metrics)."""
     values = [p.value for p in trend] + ([threshold] if threshold is not None else [])
-    low, high = min(values), max(values)
-    pad = (high - low) * 0.1 if high > low else (abs(high) * 0.05 or 0.05)
-    return _Frame(width, height, len(trend), low - pad, high + pad)
+    bounded = is_unit_interval_metric(metric) and all(0 <= v <= 1 for v in values)
+    return _Frame(width, height, len(trend), nice_axis(values, unit_interval=bounded))
 
 
 def trend_svg(result: ComparisonResult, width: int = 760, height: int = 280) -> str:
@@ -74,7 +77,7 @@ def trend_svg(result: ComparisonResult, width: int = 760, height: int = 280) -> 
     esc = html.escape
     metric = result.primary_metric
     threshold = primary_threshold(result)
-    frame = _frame(trend, threshold, width, height)
+    frame = _frame(trend, threshold, metric, width, height)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
         f' role="img" aria-label="{esc(metric)} across versions">',
@@ -90,22 +93,22 @@ def trend_svg(result: ComparisonResult, width: int = 760, height: int = 280) -> 
     parts.append(f'<polyline points="{points}" fill="none" stroke="#90a4ae" stroke-width="2"/>')
     for i, point in enumerate(trend):
         parts += _point(frame, i, point, metric)
-    parts.append(_legend(height))
+    parts.append(_legend(trend, height))
+    parts.append("</svg>")
     return "".join(parts)
 
 
 def _grid(frame: _Frame) -> list[str]:
-    """Three horizontal grid lines (bottom, middle, top) with their values."""
+    """A horizontal grid line with its value at every tick of the axis."""
     parts = []
-    for frac in (0.0, 0.5, 1.0):
-        v = frame.low + (frame.high - frame.low) * frac
-        y = frame.y_of(v)
+    for tick in frame.axis.ticks:
+        y = frame.y_of(tick)
         parts.append(
             f'<line x1="{MARGIN_LEFT}" y1="{y:.1f}" x2="{MARGIN_LEFT + frame.plot_w}" y2="{y:.1f}" stroke="#eee"/>'
         )
         parts.append(
             f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
-            f"{html.escape(format_number(v, 4))}</text>"
+            f"{html.escape(frame.axis.label(tick))}</text>"
         )
     return parts
 
@@ -121,18 +124,27 @@ def _threshold_line(frame: _Frame, threshold: float) -> str:
     )
 
 
+def _point_style(point: TrendPoint) -> str:
+    """The circle's extra attributes: a green ring in production, hollow and dashed when archived."""
+    if point.stage == "production":
+        return PRODUCTION_STROKE
+    if point.archived:
+        return f' stroke="{ROLE_COLORS.get(point.role, OTHER_COLOR)}"{ARCHIVED_STYLE}'
+    return ""
+
+
 def _point(frame: _Frame, i: int, point: TrendPoint, metric: str) -> list[str]:
     """One version's circle with its tooltip, and its name under the chart when highlighted or first/last."""
     esc = html.escape
     role = point.role
     color = ROLE_COLORS.get(role, OTHER_COLOR)
-    stroke = PRODUCTION_STROKE if point.stage == "production" else ""
     label = f"{point.version}: {metric} = {format_number(point.value)}"
     label += f" ({role})" if role else ""
     label += f" [stage {point.stage}]" if point.stage else ""
+    label += " [archived]" if point.state == "ARCHIVED" else ""
     parts = [
         f'<circle cx="{frame.x_of(i):.1f}" cy="{frame.y_of(point.value):.1f}" r="{7 if role else 4}" fill="{color}"'
-        f"{stroke}><title>{esc(label)}</title></circle>"
+        f"{_point_style(point)}><title>{esc(label)}</title></circle>"
     ]
     if role or i in (0, frame.count - 1):
         name = point.version if len(point.version) <= MAX_LABEL else point.version[: MAX_LABEL - 1] + "..."
@@ -144,15 +156,26 @@ def _point(frame: _Frame, i: int, point: TrendPoint, metric: str) -> list[str]:
     return parts
 
 
-def _legend(height: int) -> str:
+def _legend_entries(trend: Sequence[TrendPoint]) -> list[tuple[str, str]]:
+    """``(label, circle attributes)`` for each kind of point the chart draws."""
+    entries = []
+    for role, color in ROLE_COLORS.items():
+        if any(p.role == role for p in trend):
+            entries.append((role, f'r="6" fill="{color}"'))
+    if any(p.stage == "production" for p in trend):
+        entries.append(("in production", f'r="5" fill="{OTHER_COLOR}"{PRODUCTION_STROKE}'))
+    if any(p.archived and p.stage != "production" for p in trend):
+        entries.append(("archived", f'r="5" fill="{OTHER_COLOR}" stroke="{OTHER_COLOR}"{ARCHIVED_STYLE}'))
+    return entries
+
+
+def _legend(trend: Sequence[TrendPoint], height: int) -> str:
+    """One legend entry per kind of point drawn (none for a series that is not there)."""
     legend_y = height - 12
-    left = MARGIN_LEFT
-    return (
-        f'<circle cx="{left}" cy="{legend_y - 4}" r="6" fill="{ROLE_COLORS["candidate"]}"/>'
-        f'<text x="{left + 10}" y="{legend_y}" font-size="12">candidate</text>'
-        f'<circle cx="{left + 100}" cy="{legend_y - 4}" r="6" fill="{ROLE_COLORS["baseline"]}"/>'
-        f'<text x="{left + 110}" y="{legend_y}" font-size="12">baseline</text>'
-        f'<circle cx="{left + 190}" cy="{legend_y - 4}" r="5" fill="{OTHER_COLOR}"{PRODUCTION_STROKE}/>'
-        f'<text x="{left + 200}" y="{legend_y}" font-size="12">in production</text>'
-        "</svg>"
-    )
+    x = MARGIN_LEFT
+    parts = []
+    for label, attributes in _legend_entries(trend):
+        parts.append(f'<circle cx="{x}" cy="{legend_y - 4}" {attributes}/>')
+        parts.append(f'<text x="{x + 10}" y="{legend_y}" font-size="12">{html.escape(label)}</text>')
+        x += 24 + 7 * len(label)
+    return "".join(parts)

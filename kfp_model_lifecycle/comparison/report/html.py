@@ -13,6 +13,7 @@ from kfp_model_lifecycle.comparison.report.chart import trend_svg
 from kfp_model_lifecycle.comparison.report.sections import (
     NO_WINNER_HEADLINE,
     format_time,
+    gates_heading,
     lineage_rows,
     relative_text,
     side_rows,
@@ -123,7 +124,7 @@ def _metrics_section(result: ComparisonResult) -> list[str]:
 
 def _gates_section(result: ComparisonResult) -> list[str]:
     out = [
-        "<h2>Gates</h2><table><tr><th>Metric</th><th>Direction</th><th>Check</th><th>Required</th>"
+        f"<h2>{esc(gates_heading(result))}</h2><table><tr><th>Metric</th><th>Direction</th><th>Check</th><th>Required</th>"
         "<th>Actual</th><th>Result</th><th>Detail</th></tr>"
     ]
     for gate in result.gates:
@@ -143,12 +144,14 @@ def _trend_section(result: ComparisonResult) -> list[str]:
     if not svg:
         return []
     out = [f"<h2>Trend of {esc(result.primary_metric)} across versions</h2>", svg]
-    out.append("<table><tr><th>Version</th><th>Created</th><th>Value</th><th>Role</th><th>Stage</th></tr>")
+    out.append(
+        "<table><tr><th>Version</th><th>Created</th><th>Value</th><th>Role</th><th>Stage</th><th>State</th></tr>"
+    )
     for point in result.trend:
         out.append(
             f"<tr><td>{esc(point.version)}</td><td>{format_time(point.created)}</td>"
             f'<td class="num">{format_number(point.value)}</td><td>{esc(point.role or "")}</td>'
-            f"<td>{esc(point.stage or '')}</td></tr>"
+            f"<td>{esc(point.stage or '')}</td><td>{esc(point.state or '')}</td></tr>"
         )
     out.append("</table>")
     return out

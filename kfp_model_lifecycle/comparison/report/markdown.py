@@ -12,6 +12,7 @@ from kfp_model_lifecycle.comparison.formatting import format_number, signed_numb
 from kfp_model_lifecycle.comparison.report.sections import (
     NO_WINNER_HEADLINE,
     format_time,
+    gates_heading,
     lineage_rows,
     relative_text,
     side_rows,
@@ -113,7 +114,7 @@ def _metrics_section(result: ComparisonResult) -> list[str]:
 
 def _gates_section(result: ComparisonResult) -> list[str]:
     e = markdown_text
-    out = ["", "## Gates", "", "| Metric | Direction | Check | Required | Actual | Result |"]
+    out = ["", f"## {gates_heading(result)}", "", "| Metric | Direction | Check | Required | Actual | Result |"]
     out.append("| --- | --- | --- | --- | --- | :---: |")
     details = []
     for gate in result.gates:
@@ -139,7 +140,7 @@ def _trend_section(result: ComparisonResult) -> list[str]:
     for point in result.trend:
         out.append(
             f"| {e(point.version)} | {format_time(point.created)} | {format_number(point.value)}"
-            f" | {trend_bar(point.value, low, high)} | {e(trend_roles(point.role, point.stage))} |"
+            f" | {trend_bar(point.value, low, high)} | {e(trend_roles(point))} |"
         )
     out.append("")
     return out

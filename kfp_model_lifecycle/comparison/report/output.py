@@ -1,11 +1,14 @@
-"""Writing both reports, and the summary that goes into the report artifacts' metadata."""
+"""Writing the reports (comparison and leaderboard), and the summaries that go into the artifacts' metadata."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
+from kfp_model_lifecycle.comparison.leaderboard import Leaderboard
 from kfp_model_lifecycle.comparison.report.html import render_html
+from kfp_model_lifecycle.comparison.report.leaderboard_html import render_leaderboard_html
+from kfp_model_lifecycle.comparison.report.leaderboard_markdown import render_leaderboard_markdown
 from kfp_model_lifecycle.comparison.report.markdown import render_markdown
 from kfp_model_lifecycle.comparison.result import ComparisonResult
 
@@ -58,8 +61,49 @@ def write_comparison_reports(result: ComparisonResult, markdown_path: str, html_
     Returns:
         :func:`report_summary`.
     """
-    for path, text in ((markdown_path, render_markdown(result)), (html_path, render_html(result))):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    write_report(markdown_path, render_markdown(result))
+    write_report(html_path, render_html(result))
     return report_summary(result)
+
+
+def write_report(path: str, text: str) -> None:
+    """Write one report file (UTF-8), creating its directory.
+
+    Args:
+        path: The output path.
+        text: The report.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def leaderboard_summary(board: Leaderboard) -> dict[str, Any]:
+    """The leaderboard in a few JSON-able fields: the reports' artifact metadata, and evidence for a promotion.
+
+    Args:
+        board: From ``compare_versions``.
+
+    Returns:
+        ``best``, ``best_version_id``, ``ranked``, ``metrics`` (name and direction), ``best_values``,
+        ``reason``, ``selection``, ``versions_compared`` and ``registry_url``.
+    """
+    data = board.to_dict()
+    keep = ("best", "best_version_id", "ranked", "metrics", "best_values", "selection", "registry_url")
+    return {**{key: data[key] for key in keep}, "reason": board.reason, "versions_compared": len(board.rows)}
+
+
+def write_leaderboard_reports(board: Leaderboard, markdown_path: str, html_path: str) -> dict[str, Any]:
+    """Write the leaderboard's Markdown and HTML reports and return the summary for their metadata.
+
+    Args:
+        board: From ``compare_versions``.
+        markdown_path: Output path of the Markdown report.
+        html_path: Output path of the HTML report.
+
+    Returns:
+        :func:`leaderboard_summary`.
+    """
+    write_report(markdown_path, render_leaderboard_markdown(board))
+    write_report(html_path, render_leaderboard_html(board))
+    return leaderboard_summary(board)

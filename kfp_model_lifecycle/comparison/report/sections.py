@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from kfp_model_lifecycle.comparison.decision import gates_text
 from kfp_model_lifecycle.comparison.formatting import format_number, signed_number
+from kfp_model_lifecycle.comparison.ranking import TrendPoint
 from kfp_model_lifecycle.comparison.result import ComparisonResult, MetricRow
 from kfp_model_lifecycle.comparison.settings import BaselineMode
 
@@ -76,7 +78,7 @@ def significance_lines(result: ComparisonResult) -> list[str]:
     """
     sig = result.significance
     settings = result.settings
-    lines = [f"Result: {sig.status} -- {sig.reason}"]
+    lines = [f"Result: {sig.outcome} -- {sig.reason}"]
     if sig.n:
         lines.append(f"Examples: {sig.n} ({sig.pairing})")
         lines.append(
@@ -87,7 +89,7 @@ def significance_lines(result: ComparisonResult) -> list[str]:
         m = sig.mcnemar
         lines.append(
             f"Exact McNemar test: candidate alone right b = {m.b}, baseline alone right c = {m.c},"
-            f" two-sided p-value = {format_number(m.p_value, 6)}"
+            f" two-sided p-value = {format_number(m.p_value)}"
         )
     boot = sig.bootstrap
     if boot is not None and boot.ci_low is not None:
@@ -176,15 +178,26 @@ def primary_threshold(result: ComparisonResult) -> float | None:
     )
 
 
-def trend_roles(point_role: str, point_stage: str) -> str:
-    """A trend point's roles, e.g. ``baseline, production``.
+def trend_roles(point: TrendPoint) -> str:
+    """A trend point's roles, e.g. ``baseline, production`` or ``archived``.
 
     Args:
-        point_role: ``candidate``, ``baseline`` or "".
-        point_stage: The version's stage.
+        point: The point.
 
     Returns:
         The roles joined by commas.
     """
-    roles = [r for r in (point_role, "production" if point_stage == "production" else "") if r]
-    return ", ".join(roles)
+    marks = (point.role, "production" if point.stage == "production" else "", "archived" if point.archived else "")
+    return ", ".join(mark for mark in marks if mark)
+
+
+def gates_heading(result: ComparisonResult) -> str:
+    """The gates section's title, counting gates and checks as the decision's reason does.
+
+    Args:
+        result: From ``run_compare_models``.
+
+    Returns:
+        e.g. ``Gates: 2 gates (3 checks)``.
+    """
+    return f"Gates: {gates_text(result.gates)}"
