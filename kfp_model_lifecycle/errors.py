@@ -70,5 +70,13 @@ class KubernetesError(LifecycleError, RuntimeError):
         self.status = status
 
 
+class KubernetesAuthError(KubernetesError, PermissionError):
+    """The Kubernetes API refused the credentials (401) or an RBAC permission is missing (403)."""
+
+
+class KubernetesUnavailableError(KubernetesError, ConnectionError):
+    """The Kubernetes API server could not be reached or kept failing with temporary errors."""
+
+
 class DeploymentError(LifecycleError, RuntimeError):
     """A rollout did not become ready; the message says what was restored and why it failed."""

@@ -15,10 +15,7 @@ from kfp_model_lifecycle.client import connect_model_registry
 from kfp_model_lifecycle.components.compare_models import compare_models
 from kfp_model_lifecycle.components.promote_model import promote_model_with_context
 from kfp_model_lifecycle.components.register_model import register_model_with_lineage
-from kfp_model_lifecycle.lifecycle.core import (
-    lifecycle_history,
-    resolve_model_reference,
-)
+from kfp_model_lifecycle.lifecycle import lifecycle_history, resolve_model_reference
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 GATES = [{"metric": "accuracy", "higher_is_better": True, "threshold": 0.9, "min_absolute_change": 0.005}]

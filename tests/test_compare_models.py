@@ -15,7 +15,7 @@ from kfp_model_lifecycle.client import connect_model_registry
 from kfp_model_lifecycle.comparison import ComparisonResult, ranking, run_compare_models
 from kfp_model_lifecycle.comparison.recorded_predictions import record_predictions_artifact
 from kfp_model_lifecycle.comparison.report import render_html, render_markdown
-from kfp_model_lifecycle.lifecycle.core import promote_model_version
+from kfp_model_lifecycle.lifecycle import promote_model_version
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 ACCURACY_GATE = [{"metric": "accuracy", "higher_is_better": True, "threshold": 0.9, "min_absolute_change": 0.01}]

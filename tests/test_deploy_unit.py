@@ -21,7 +21,7 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from kfp_model_lifecycle.deployment.core import run_deploy_model
+from kfp_model_lifecycle.deployment.run import run_deploy_model
 from kfp_model_lifecycle.deployment.deploy import DeployRequest, rollout_failure_message
 from kfp_model_lifecycle.deployment.history import RolloutEntry, decode_serve_model, plan_deployment_rollback
 from kfp_model_lifecycle.deployment.kube import (

@@ -40,7 +40,7 @@ from kfp_model_lifecycle.client import RegistryConnection
 from kfp_model_lifecycle.lineage.context import RunContext
 
 if TYPE_CHECKING:
-    from kfp_model_lifecycle.deployment.core import DeploymentResult, UndeployResult
+    from kfp_model_lifecycle.deployment.run import DeploymentResult, UndeployResult
     from kfp_model_lifecycle.deployment.history import RolloutEntry
 
 __all__ = ["model_deployments", "rollback_deployment", "undeploy"]
@@ -151,7 +151,7 @@ def rollback_deployment(
         What was deployed (see ``run_rollback_deployment``): ``inference_service_name``, ``namespace``,
         ``version``, ``rolled_back_from``, ``url``, ``manifest_yaml``, ``phases``...
     """
-    from kfp_model_lifecycle.deployment.core import run_rollback_deployment
+    from kfp_model_lifecycle.deployment.run import run_rollback_deployment
 
     return run_rollback_deployment(
         model_name=model_name,
@@ -197,7 +197,7 @@ def undeploy(
         What was deleted and recorded (see ``run_undeploy_model``): ``inference_service_name``, ``namespace``,
         ``deleted``, ``version``, ``records``.
     """
-    from kfp_model_lifecycle.deployment.core import run_undeploy_model
+    from kfp_model_lifecycle.deployment.run import run_undeploy_model
 
     return run_undeploy_model(
         model_name=model_name,

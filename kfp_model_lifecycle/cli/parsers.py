@@ -36,7 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="kfp-model-lifecycle tooling: an embedded Kubeflow Model Registry and more.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_registry_commands(commands)
+    add_compile_command(commands)
+    add_cluster_commands(commands)
+    add_models_commands(commands)
+    return parser
 
+
+def add_registry_commands(commands: Any) -> None:
+    """Add ``kml registry serve``.
+
+    Args:
+        commands: The ``add_subparsers()`` object of ``kml``.
+    """
     registry = commands.add_parser(
         "registry", help="the embedded Kubeflow Model Registry", description="Run the embedded Model Registry."
     )
@@ -72,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)  # an inherited listening socket
     serve.set_defaults(handler="kfp_model_lifecycle.cli.tooling:registry_serve")
 
+
+def add_compile_command(commands: Any) -> None:
+    """Add ``kml compile``.
+
+    Args:
+        commands: The ``add_subparsers()`` object of ``kml``.
+    """
     compile_ = commands.add_parser(
         "compile",
         help="compile every component and pipeline to YAML",
@@ -110,9 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("--check", action="store_true", help="verify OUT is current and valid; write nothing")
     compile_.set_defaults(handler="kfp_model_lifecycle.cli.tooling:compile_command")
-    add_cluster_commands(commands)
-    add_models_commands(commands)
-    return parser
 
 
 def add_cluster_commands(commands: Any) -> None:
@@ -200,7 +216,14 @@ def add_models_commands(commands: Any) -> argparse.ArgumentParser:
         ),
     )
     sub = models.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
+    _add_query_commands(sub, common)
+    _add_transition_commands(sub, common)
+    _add_policy_commands(sub, common)
+    add_deployment_commands(sub, common)
+    return models
 
+
+def _add_query_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("list", parents=[common], help="list all models", description="List all registered models.")
     p.set_defaults(handler=MODELS)
 
@@ -242,6 +265,8 @@ def add_models_commands(commands: Any) -> argparse.ArgumentParser:
     p.add_argument("--type", default="", choices=["", *EVENT_TYPES], help="event type")
     p.set_defaults(handler=MODELS)
 
+
+def _add_transition_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "promote",
         parents=[common],
@@ -288,6 +313,8 @@ def add_models_commands(commands: Any) -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
     p.set_defaults(handler=MODELS)
 
+
+def _add_policy_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "policy",
         parents=[common],
@@ -317,9 +344,6 @@ def add_models_commands(commands: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("name", metavar="NAME")
     p.set_defaults(handler=MODELS)
-
-    add_deployment_commands(sub, common)
-    return models
 
 
 def add_deployment_commands(models_subparsers: Any, common: argparse.ArgumentParser) -> None:

@@ -28,7 +28,14 @@ from kfp_model_lifecycle.deployment.conventions import (
     RBAC_FILE,
     RBAC_VERBS,
 )
-from kfp_model_lifecycle.errors import ConcurrencyError, InvalidInputError, KubernetesError, NotFoundError
+from kfp_model_lifecycle.errors import (
+    ConcurrencyError,
+    InvalidInputError,
+    KubernetesAuthError,
+    KubernetesError,
+    KubernetesUnavailableError,
+    NotFoundError,
+)
 from kfp_model_lifecycle.log import logger as log
 
 SA_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path
@@ -212,27 +219,29 @@ def describe_kubernetes_error(
         resource: The resource (``inferenceservices`` or ``inferenceservices/status``).
 
     Returns:
-        ``PermissionError`` (401/403, naming the missing permission and the Role that grants it),
+        :class:`KubernetesAuthError` (401/403, naming the missing permission and the Role that grants it),
         :class:`NotFoundError` (KServe not installed), :class:`InvalidInputError` (the API server rejected the
-        object), :class:`ConcurrencyError` (409), ``ConnectionError`` (unreachable or failing) or
+        object), :class:`ConcurrencyError` (409), :class:`KubernetesUnavailableError` (unreachable or failing) or
         :class:`KubernetesError`.
     """
     detail = kubernetes_error_detail(exc)
     status = getattr(exc, "status", None)
     head = f"could not {action}: {detail}."
     if status == 403:
-        return PermissionError(
+        return KubernetesAuthError(
             f"{head} The identity this step runs as lacks the RBAC permission '{verb}' on"
             f" '{resource}.{KSERVE_GROUP}' in namespace '{namespace}'. Fix: apply the Role and RoleBinding"
             f" in {RBAC_FILE} to that namespace for the pipeline's service account (README of"
             f" deploy_model, section 'RBAC': edit the RoleBinding's subject, then `kubectl apply -n {namespace} -f"
             " rbac.yaml`); in a multi-user Kubeflow profile the default-editor service account already has it"
-            " through kubeflow-edit"
+            " through kubeflow-edit",
+            status=status,
         )
     if status == 401:
-        return PermissionError(
+        return KubernetesAuthError(
             f"{head} The API server rejected the credentials. Fix: in a pod, check that the service account token"
-            " is mounted (automountServiceAccountToken); outside, refresh the kubeconfig's credentials"
+            " is mounted (automountServiceAccountToken); outside, refresh the kubeconfig's credentials",
+            status=status,
         )
     if status == 404 and "could not find the requested resource" in detail:
         return NotFoundError(
@@ -244,9 +253,10 @@ def describe_kubernetes_error(
     if status == 409:
         return ConcurrencyError(f"{head} Another writer kept changing the object. Fix: re-run the step")
     if is_transient_kubernetes_error(exc):
-        return ConnectionError(
+        return KubernetesUnavailableError(
             f"{head} The Kubernetes API server kept failing or was unreachable. Fix: check the cluster's health and"
-            " network policies, then re-run; KML_K8S_MAX_ATTEMPTS raises the number of attempts"
+            " network policies, then re-run; KML_K8S_MAX_ATTEMPTS raises the number of attempts",
+            status=status if isinstance(status, int) else None,
         )
     return KubernetesError(head, status=status if isinstance(status, int) else None)
 

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from kfp.dsl import Artifact
 
-from kfp_model_lifecycle.deployment.core import DeploymentResult, run_deploy_model, run_rollback_deployment
+from kfp_model_lifecycle.deployment.run import DeploymentResult, run_deploy_model, run_rollback_deployment
 from kfp_model_lifecycle.log import component_log
 
 

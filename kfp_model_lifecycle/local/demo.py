@@ -30,7 +30,20 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from kfp import local
+from model_registry import ModelRegistry
+from sklearn.datasets import load_breast_cancer
+
+from kfp_model_lifecycle.cli import main as kml
+from kfp_model_lifecycle.cli.deployments import model_deployments
+from kfp_model_lifecycle.cli.models import open_registry
 from kfp_model_lifecycle.client import RegistryConnection
+from kfp_model_lifecycle.deployment.run import run_deploy_model
+from kfp_model_lifecycle.lifecycle import actions
+from kfp_model_lifecycle.lifecycle.queries import model_history
+from kfp_model_lifecycle.local.cluster import LocalCluster
+from kfp_model_lifecycle.local.registry import EmbeddedRegistry
+from kfp_model_lifecycle.pipelines import champion_challenger_pipeline
 
 MODEL_NAME = "breast-cancer-classifier"
 RUNS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -101,8 +114,6 @@ def predict(url: str, model: str, rows: list[list[float]]) -> tuple[list[Any], s
 
 
 def _sample_rows() -> tuple[list[list[float]], list[int]]:
-    from sklearn.datasets import load_breast_cancer
-
     data = load_breast_cancer()
     picks = [0, 19, 20, 21, 50]  # a mix of malignant (0) and benign (1)
     return [data.data[i].tolist() for i in picks], [int(data.target[i]) for i in picks]
@@ -110,8 +121,6 @@ def _sample_rows() -> tuple[list[list[float]], list[int]]:
 
 def show_prediction(conn: RegistryConnection, when: str) -> None:
     """Predict a few rows on the model's live InferenceService and say which revision answered."""
-    from kfp_model_lifecycle.cli.deployments import model_deployments
-
     services = [s for s in model_deployments(conn, MODEL_NAME)["services"] if s.get("state") == "DEPLOYED"]
     if not services or not services[0].get("url"):
         say(f"{when}: nothing deployed ({services})")
@@ -141,10 +150,8 @@ def quiet_logs(verbose: bool) -> Iterator[None]:
             raise
 
 
-def break_a_model(conn: RegistryConnection, workdir: Path, client: Any) -> str:
+def break_a_model(conn: RegistryConnection, workdir: Path, client: ModelRegistry) -> str:
     """Register a version whose model file is corrupt and promote it to production (a bad day in real life)."""
-    from kfp_model_lifecycle import models
-
     broken = workdir.resolve() / "broken-model"
     broken.mkdir(parents=True, exist_ok=True)
     (broken / "model.joblib").write_bytes(b"this is not a joblib file")
@@ -158,22 +165,69 @@ def break_a_model(conn: RegistryConnection, workdir: Path, client: Any) -> str:
         version=name,
         version_description="a corrupt model file, to show a failed rollout and its automatic rollback",
     )
-    models.promote(conn, f"{MODEL_NAME}:{name}", stage="production", reason="demo: promoted by hand, untested")
+    actions.promote(conn, f"{MODEL_NAME}:{name}", stage="production", reason="demo: promoted by hand, untested")
     return name
+
+
+def run_pipelines(conn: RegistryConnection, verbose: bool) -> None:
+    """Run the champion/challenger pipeline once per entry of :data:`RUNS`, predicting after each."""
+    for number, (what, params) in enumerate(RUNS, start=1):
+        say(f"run {number}/{len(RUNS)}: champion/challenger pipeline with {what} ...")
+        run_started = time.monotonic()
+        canary = 30 if number == 2 else 0
+        with quiet_logs(verbose):
+            champion_challenger_pipeline(
+                model_name=MODEL_NAME, code_version="demo", deploy=True, canary_percent=canary, **params
+            )
+        last = model_history(conn, MODEL_NAME)[-1]
+        elapsed = time.monotonic() - run_started
+        say(f"run {number} finished in {elapsed:.0f}s; last audit entry: {last['description']}")
+        show_prediction(conn, f"after run {number}")
+
+
+def deploy_a_broken_model(conn: RegistryConnection, workdir: Path, client: ModelRegistry, verbose: bool) -> bool:
+    """Promote and deploy a corrupt model: the rollout fails and is rolled back; returns whether it failed."""
+    say("a broken model reaches production (promoted by hand) and is deployed ...")
+    broken = break_a_model(conn, workdir, client)
+    try:
+        with quiet_logs(verbose):
+            run_deploy_model(
+                model_reference=f"{MODEL_NAME}:{broken}",
+                reason="demo: deploy the broken model",
+                timeout_seconds=120,
+                conn=conn,
+            )
+    except Exception as exc:  # the expected failure, with its reason
+        say(f"deployment of {broken} failed as expected: {str(exc).splitlines()[0][:300]}")
+    else:
+        say("unexpected: the broken model deployed")
+        return False
+    show_prediction(conn, "after the failed rollout (automatic rollback)")
+    result = actions.rollback(conn, MODEL_NAME, reason=f"deployment of {broken} failed: BlockedByFailedLoad")
+    say(f"production stage rolled back: {result.new_holder} is production again ({broken} archived)")
+    return True
+
+
+def print_report(workdir: Path, registry_url: str, client: ModelRegistry) -> None:
+    """Print the lineage table, the audit trail, the deployments and where the comparison reports are."""
+    print(f"\n[demo] versions of {MODEL_NAME!r} with their lineage:\n", flush=True)
+    print_table(lineage_rows(client, MODEL_NAME), {"model uri": 60, "run": 48})
+    print(f"\n[demo] the audit trail (`kml models history {MODEL_NAME}`):\n", flush=True)
+    kml(["models", "history", MODEL_NAME, "--registry-url", registry_url])
+    print(f"\n[demo] deployments (`kml models deployments {MODEL_NAME}`):\n", flush=True)
+    kml(["models", "deployments", MODEL_NAME, "--registry-url", registry_url])
+    reports = workdir.resolve() / "reports"
+    reports.mkdir(exist_ok=True)
+    print("\n[demo] comparison reports (open in a browser; the KFP UI renders them on a cluster):")
+    found = sorted((workdir / "pipeline_root").glob("champion-challenger-*/compare-models/report_html"))
+    for number, report in enumerate(found, start=1):
+        copy = reports / f"comparison-run-{number}.html"  # the KFP artifact keeps its name; a browser wants .html
+        shutil.copyfile(report, copy)
+        print(f"    {copy}")
 
 
 def run_demo(workdir: Path, verbose: bool) -> int:
     """Run the demo in ``workdir`` (recreated); returns the exit code."""
-    from kfp import local
-    from model_registry import ModelRegistry
-
-    from kfp_model_lifecycle import models
-    from kfp_model_lifecycle.cli import main as kml
-    from kfp_model_lifecycle.components.deploy_model import run_deploy_model
-    from kfp_model_lifecycle.local.cluster import LocalCluster
-    from kfp_model_lifecycle.local.registry import EmbeddedRegistry
-    from kfp_model_lifecycle.pipelines import champion_challenger_pipeline
-
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -191,49 +245,11 @@ def run_demo(workdir: Path, verbose: bool) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "User access token is missing": the local registry has no auth
             client = ModelRegistry(registry.address, registry.port, author="demo", is_secure=False)
-
-        with models.open_registry(registry.url) as conn:
-            for number, (what, params) in enumerate(RUNS, start=1):
-                say(f"run {number}/{len(RUNS)}: champion/challenger pipeline with {what} ...")
-                run_started = time.monotonic()
-                canary = 30 if number == 2 else 0
-                with quiet_logs(verbose):
-                    champion_challenger_pipeline(
-                        model_name=MODEL_NAME, code_version="demo", deploy=True, canary_percent=canary, **params
-                    )
-                last = models.model_history(conn, MODEL_NAME)[-1]
-                elapsed = time.monotonic() - run_started
-                say(f"run {number} finished in {elapsed:.0f}s; last audit entry: {last['description']}")
-                show_prediction(conn, f"after run {number}")
-
-            say("a broken model reaches production (promoted by hand) and is deployed ...")
-            broken = break_a_model(conn, workdir, client)
-            try:
-                with quiet_logs(verbose):
-                    run_deploy_model(
-                        model_reference=f"{MODEL_NAME}:{broken}",
-                        reason="demo: deploy the broken model",
-                        timeout_seconds=120,
-                        conn=conn,
-                    )
-                say("unexpected: the broken model deployed")
+        with open_registry(registry.url) as conn:
+            run_pipelines(conn, verbose)
+            if not deploy_a_broken_model(conn, workdir, client, verbose):
                 return 1
-            except Exception as exc:  # the expected failure, with its reason
-                say(f"deployment of {broken} failed as expected: {str(exc).splitlines()[0][:300]}")
-            show_prediction(conn, "after the failed rollout (automatic rollback)")
-            result = models.rollback(conn, MODEL_NAME, reason=f"deployment of {broken} failed: BlockedByFailedLoad")
-            say(f"production stage rolled back: {result['new_holder']} is production again ({broken} archived)")
-
-            print(f"\n[demo] versions of {MODEL_NAME!r} with their lineage:\n", flush=True)
-            print_table(lineage_rows(client, MODEL_NAME), {"model uri": 60, "run": 48})
-            print(f"\n[demo] the audit trail (`kml models history {MODEL_NAME}`):\n", flush=True)
-            kml(["models", "history", MODEL_NAME, "--registry-url", registry.url])
-            print(f"\n[demo] deployments (`kml models deployments {MODEL_NAME}`):\n", flush=True)
-            kml(["models", "deployments", MODEL_NAME, "--registry-url", registry.url])
-            reports = sorted((workdir / "pipeline_root").glob("champion-challenger-*/compare-models/report_html"))
-            print("\n[demo] comparison reports (open in a browser; the KFP UI renders them on a cluster):")
-            for report in reports:
-                print(f"    {report}")
+        print_report(workdir, registry.url, client)
     say(
         f"done in {time.monotonic() - started:.0f}s; registry and cluster are stopped. The registry database and the"
         f" pipeline outputs are in {workdir}/ -- browse them with:\n"
