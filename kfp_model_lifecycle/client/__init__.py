@@ -14,6 +14,7 @@ from kfp_model_lifecycle.client.settings import (
     resolve_registry_token,
     resolve_registry_url,
 )
+from kfp_model_lifecycle.client.updates import update_with_retry
 
 __all__ = [
     "RegistryAddress",
@@ -29,4 +30,5 @@ __all__ = [
     "resolve_registry_token",
     "resolve_registry_url",
     "to_wire",
+    "update_with_retry",
 ]
