@@ -221,11 +221,15 @@ def _named_versions(conn: RegistryConnection, selection: VersionSelection, notes
             conn, reference, default_model=selection.model_name, repair=False, with_artifact=False
         )
         named.append((reference, str(found.version["id"])))
-    named += [(f"version id {vid}", vid) for vid in selection.version_ids]
+    named += [("", vid) for vid in selection.version_ids]
     versions: dict[str, dict[str, Any]] = {}
-    for label, vid in named:
+    for reference, vid in named:
         if vid in versions:
-            notes.append(f"{label} is version id {vid}, named before: compared once")
+            notes.append(
+                f"{reference} is version id {vid}, named before: compared once"
+                if reference
+                else f"version id {vid} is named twice: compared once"
+            )
             continue
         version = get_version_with_timestamps(conn, vid)
         if not version:
