@@ -3,8 +3,10 @@
 Command line (``kml models --help``)::
 
     kml models list
+    kml models register iris --uri ./model.joblib --format sklearn --metric accuracy=0.95 --dataset train=train.csv
     kml models search 'accuracy > 0.9 AND stage = "production"'
     kml models show iris@champion
+    kml models compare iris:1.0.2 iris@champion --metric accuracy --html leaderboard.html
     kml models history iris
     kml models promote iris:1.0.3 --stage production --alias champion --reason "accuracy +2%"
     kml models approve iris:1.0.3 --comment "reviewed the report"
@@ -16,34 +18,33 @@ Command line (``kml models --help``)::
 
 Every command talks to a Model Registry at ``--registry-url`` (or ``KML_REGISTRY_URL``) with the token from
 ``KML_REGISTRY_TOKEN`` or ``--token-file``, or opens an embedded registry on a SQLite file with ``--db``
-(:func:`open_registry`). The work is done by the runtime package: :mod:`kfp_model_lifecycle.lifecycle.queries`
-(list, search, show, history) and :mod:`kfp_model_lifecycle.lifecycle.actions` (promote, rollback, approve, policy,
-repair), which Python callers use directly::
+(:func:`open_registry`: a missing file is refused, except by ``register``; a registry that does not listen fails at
+once). The work is done by the runtime package: :mod:`kfp_model_lifecycle.lifecycle.queries` (list, search, show,
+history), :mod:`kfp_model_lifecycle.lifecycle.actions` (promote, rollback, approve, policy, repair) and
+:mod:`kfp_model_lifecycle.api` (register, compare), which Python callers use as ``Lifecycle``::
 
-    from kfp_model_lifecycle.cli.models import open_registry
-    from kfp_model_lifecycle.lifecycle.actions import promote
-    from kfp_model_lifecycle.lifecycle.queries import list_models
+    from kfp_model_lifecycle import Lifecycle
 
-    with open_registry("http://127.0.0.1:8080") as conn:          # or open_registry(db="registry.db")
-        for row in list_models(conn):
+    with Lifecycle("http://127.0.0.1:8080") as lc:
+        for row in lc.models():
             print(row.name, row.production, row.aliases)
-        promote(conn, "iris:1.0.3", stage="production", aliases=["champion"], reason="better")
+        lc.promote("iris:1.0.3", "production", aliases=["champion"], reason="better")
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kfp_model_lifecycle.cli import deployments
+from kfp_model_lifecycle.cli import deployments, lifecycle_commands
 from kfp_model_lifecycle.cli.output import print_json, render_table, short_value
-from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
+from kfp_model_lifecycle.cli.registry_access import open_registry
+from kfp_model_lifecycle.client import RegistryConnection
 from kfp_model_lifecycle.lifecycle.actions import approve, promote, repair, rollback, set_policy
 from kfp_model_lifecycle.lifecycle.queries import (
     ModelOverview,
@@ -58,8 +59,8 @@ from kfp_model_lifecycle.lifecycle.results import ApprovalResult, PromotionResul
 
 __all__ = ["open_registry", "run_models_command"]
 
-TOKEN_ENV = "KML_REGISTRY_TOKEN"  # noqa: S105 - the name of the variable, not a token
-URL_ENV = "KML_REGISTRY_URL"
+# commands that may create the --db file (the others refuse a missing one)
+CREATES_DATABASE = ("register",)
 
 _MODEL_COLUMNS = [
     ("name", "model"),
@@ -87,62 +88,8 @@ _EVENT_COLUMNS = [
     ("actor", "by"),
     ("reason", "reason"),
 ]
-
-
-@contextlib.contextmanager
-def open_registry(
-    registry_url: str = "",
-    *,
-    token: str = "",
-    token_file: str = "",
-    verify_tls: bool = True,
-    ca_bundle_path: str = "",
-    db: str = "",
-) -> Iterator[RegistryConnection]:
-    """Connect to a Model Registry (remote, or an embedded one on a SQLite file) for the duration of a block.
-
-    Args:
-        registry_url: Base URL with scheme and port; "" means ``KML_REGISTRY_URL``.
-        token: Bearer token ("" means ``KML_REGISTRY_TOKEN`` or ``token_file``; never logged).
-        token_file: File holding the token.
-        verify_tls: Verify the server certificate (https).
-        ca_bundle_path: PEM bundle of CAs to trust (https).
-        db: Instead of a URL: serve this SQLite file with the embedded registry (in this process) while the block
-            runs. Do not use it while a ``kml registry serve`` on the same file is writing heavily.
-
-    Yields:
-        A connection for the lifecycle's queries and actions (and every other registry function).
-
-    Raises:
-        ValueError: When both ``db`` and ``registry_url`` are given, or neither (and no ``KML_REGISTRY_URL``).
-        FileNotFoundError: When ``token_file`` cannot be read.
-    """
-    env = dict(os.environ)
-    if token_file:
-        try:
-            with open(token_file, encoding="utf-8") as handle:
-                token = handle.read().strip()
-        except OSError as exc:
-            raise FileNotFoundError(f"--token-file {token_file!r} cannot be read ({exc.strerror})") from None
-    if token:
-        env[TOKEN_ENV] = token
-    with contextlib.ExitStack() as stack:
-        if db:
-            if registry_url:
-                raise ValueError("give either --db (an embedded registry on a SQLite file) or --registry-url, not both")
-            from kfp_model_lifecycle.local.registry import EmbeddedRegistry
-
-            embedded = stack.enter_context(EmbeddedRegistry(db, token=token or None))
-            registry_url = embedded.url
-        elif not (registry_url or env.get(URL_ENV, "").strip()):
-            raise ValueError(
-                "no Model Registry given: pass --registry-url URL (e.g. http://127.0.0.1:8080 for `kml registry"
-                " serve`, or the cluster's registry service), set KML_REGISTRY_URL, or use --db FILE for an embedded"
-                " registry on a SQLite file"
-            )
-        conn = connect_model_registry(registry_url, verify_tls=verify_tls, ca_bundle_path=ca_bundle_path, env=env)
-        stack.callback(conn.close)
-        yield conn
+# `kml models history`: nothing cut, and the evidence (report URI, run) too
+_HISTORY_COLUMNS = [*_EVENT_COLUMNS, ("evidence", "evidence")]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -271,13 +218,14 @@ def run_models_command(args: argparse.Namespace) -> int:
             verify_tls=not args.insecure,
             ca_bundle_path=args.ca_bundle,
             db=args.db,
+            create_db=args.models_command in CREATES_DATABASE,
         ) as conn:
             return int(action(conn, args) or 0)
     except BrokenPipeError:  # `kml models ... | head`
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except (LookupError, ValueError, PermissionError, ConnectionError, RuntimeError, FileNotFoundError) as exc:
+    except (LookupError, ValueError, RuntimeError, OSError) as exc:  # OSError: ConnectionError, files
         message = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
         print(f"error: {message}", file=sys.stderr)
         return 1
@@ -319,7 +267,7 @@ def _cmd_history(conn: RegistryConnection, args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
-        print(render_table(rows, _EVENT_COLUMNS, max_width=80))
+        print(render_table(rows, _HISTORY_COLUMNS, max_width=None))
     return 0
 
 
@@ -423,6 +371,8 @@ def _actions() -> dict[str, Callable[[RegistryConnection, argparse.Namespace], i
         "approve": _cmd_approve,
         "policy": _cmd_policy,
         "repair": _cmd_repair,
+        "register": lifecycle_commands.cmd_register,
+        "compare": lifecycle_commands.cmd_compare,
         "deployments": deployments.cmd_deployments,
         "rollback-deployment": deployments.cmd_rollback_deployment,
         "undeploy": deployments.cmd_undeploy,

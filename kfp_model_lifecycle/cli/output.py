@@ -7,13 +7,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]], *, max_width: int = 60) -> str:
+def render_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]], *, max_width: int | None = 60
+) -> str:
     """A plain-text table.
 
     Args:
         rows: The rows.
         columns: ``(key, heading)`` pairs.
-        max_width: Longer cells are cut with ``...``.
+        max_width: Longer cells are cut with ``...`` (None: nothing is cut).
 
     Returns:
         The table (heading, rule, rows), or ``(none)``.
@@ -29,7 +31,7 @@ def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str,
         elif isinstance(value, bool):
             value = "yes" if value else "no"
         value = "" if value is None else str(value).replace("\n", " ")
-        return value if len(value) <= max_width else value[: max_width - 3] + "..."
+        return value if max_width is None or len(value) <= max_width else value[: max_width - 3] + "..."
 
     cells = [[text(row.get(key)) for key, _ in columns] for row in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (_, h) in enumerate(columns)]

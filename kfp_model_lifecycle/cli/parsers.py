@@ -2,7 +2,8 @@
 
 Building the parser imports only the standard library and the lifecycle's conventions, so ``kml --help`` and every
 ``--help`` answer at once; each subcommand names its handler as ``module:function`` and :func:`.main.main` imports
-that module only when the command runs. Abbreviated options are refused (``--token`` is not ``--token-file``).
+that module only when the command runs. Abbreviated options are refused (``--token`` is not ``--token-file``) and
+errors never echo a secret (:mod:`.parser_base`).
 """
 
 from __future__ import annotations
@@ -10,19 +11,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kfp_model_lifecycle import __version__
+from kfp_model_lifecycle.cli.lifecycle_parsers import add_compare_command, add_register_command
+from kfp_model_lifecycle.cli.parser_base import KmlParser
 from kfp_model_lifecycle.lifecycle.conventions import APPROVAL_STATUSES, DEMOTION_STAGES, EVENT_TYPES, STAGES
 from kfp_model_lifecycle.local.cluster.store import DEFAULT_NAMESPACE
 
 REGISTRY_TOKEN_ENV = "KML_REGISTRY_TOKEN"  # noqa: S105 - the variable's name
 MODELS = "kfp_model_lifecycle.cli.models:run_models_command"
-
-
-class KmlParser(argparse.ArgumentParser):
-    """An argument parser that refuses abbreviated options; its subcommands' parsers are of this class too."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = KmlParser(
         prog="kml",
-        description="kfp-model-lifecycle tooling: an embedded Kubeflow Model Registry and more.",
+        description=(
+            "kfp-model-lifecycle: the model lifecycle on a Kubeflow Model Registry (kml models ...), and developer"
+            " tooling (an embedded registry, a local cluster stand-in, kml compile)."
+        ),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_registry_commands(commands)
     add_compile_command(commands)
@@ -217,6 +217,8 @@ def add_models_commands(commands: Any) -> argparse.ArgumentParser:
     )
     sub = models.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
     _add_query_commands(sub, common)
+    add_register_command(sub, common)
+    add_compare_command(sub, common)
     _add_transition_commands(sub, common)
     _add_policy_commands(sub, common)
     add_deployment_commands(sub, common)

@@ -6,7 +6,7 @@ The rows are what ``kml models list/search/show/history`` print (``to_dict()`` i
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -287,3 +287,88 @@ def event_row(event: Mapping[str, Any]) -> dict[str, Any]:
         if event.get(key):
             row[key] = event[key]
     return row
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One audit-trail entry, typed (``kml models history`` prints these; ``to_dict()`` is its ``--json`` row).
+
+    Attributes:
+        seq: Its number in the model's trail (1, 2, ...).
+        time: When (UTC, ISO 8601).
+        type: ``stage``, ``alias``, ``approval``, ``rejection``, ``policy`` or ``deployment``.
+        version: The version's name ("" for model-level events).
+        version_id: Its id.
+        from_value: What it was before (a stage, an approval status...); the row's ``from``.
+        to_value: What it became; the row's ``to``.
+        actor: Who.
+        reason: Why, in full.
+        evidence: Run, report URI and other evidence.
+        description: The change in words.
+        details: The type-specific fields that are set (``alias``, ``demoted_version``, ``rollback``...).
+    """
+
+    seq: int
+    time: str
+    type: str
+    version: str
+    version_id: str
+    from_value: str
+    to_value: str
+    actor: str
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> HistoryEvent:
+        """The event of a history row.
+
+        Args:
+            row: From :func:`event_row`.
+
+        Returns:
+            The typed event.
+        """
+        return cls(
+            seq=int(row.get("seq") or 0),
+            time=str(row.get("time") or ""),
+            type=str(row.get("type") or ""),
+            version=str(row.get("version") or ""),
+            version_id=str(row.get("version_id") or ""),
+            from_value=str(row.get("from") or ""),
+            to_value=str(row.get("to") or ""),
+            actor=str(row.get("actor") or ""),
+            reason=str(row.get("reason") or ""),
+            evidence=dict(row.get("evidence") or {}),
+            description=str(row.get("description") or ""),
+            details={key: row[key] for key in _EVENT_EXTRAS if key in row},
+        )
+
+    @property
+    def evidence_uri(self) -> str:
+        """The report URI among the evidence ("" when none)."""
+        return str(self.evidence.get("report_uri") or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as its history row (the ``kml models history --json`` form).
+
+        Returns:
+            ``seq``, ``time``, ``type``, ``version``, ``version_id``, ``from``, ``to``, ``actor``, ``reason``,
+            ``evidence``, ``description`` and the set type-specific fields.
+        """
+        row = {
+            "seq": self.seq,
+            "time": self.time,
+            "type": self.type,
+            "version": self.version,
+            "version_id": self.version_id,
+            "from": self.from_value,
+            "to": self.to_value,
+            "actor": self.actor,
+            "reason": self.reason,
+            "evidence": dict(self.evidence),
+            "description": self.description,
+        }
+        return row | dict(self.details)

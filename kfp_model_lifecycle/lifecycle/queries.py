@@ -13,7 +13,7 @@ The Python API behind ``kml models list/search/show/history/policy``::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from kfp_model_lifecycle.lifecycle.catalog import (
     HYPERPARAMETER_PREFIX,
     LINEAGE_KEYS,
     LINEAGE_PREFIXES,
+    HistoryEvent,
     VersionRow,
     aliases_by_version,
     event_row,
@@ -56,7 +57,7 @@ from kfp_model_lifecycle.lifecycle.references import (
     resolve_model_reference,
 )
 from kfp_model_lifecycle.lifecycle.registry import find_model_by_name
-from kfp_model_lifecycle.lifecycle.search import translate_search_query
+from kfp_model_lifecycle.lifecycle.search import has_stage_helper, translate_search_query, unmoved_versions_query
 from kfp_model_lifecycle.lifecycle.view import repair_lifecycle_view_if_stale
 
 # Model artifact fields shown by `kml models show NAME:VERSION`.
@@ -250,6 +251,26 @@ class VersionDetails:
     history: list[dict[str, Any]]
     kind: str = field(default="version", init=False)
 
+    @property
+    def name(self) -> str:
+        """The registered model's name."""
+        return self.model
+
+    @property
+    def version_name(self) -> str:
+        """The version's name, e.g. ``1.0.3``."""
+        return self.version.name
+
+    @property
+    def id(self) -> str:
+        """The version's id."""
+        return self.version.id
+
+    @property
+    def model_uri(self) -> str:
+        """The model artifact's URI ("" when the version has no model artifact)."""
+        return str(self.artifact.get("uri") or "")
+
     def to_dict(self) -> dict[str, Any]:
         """The details as JSON-ready data.
 
@@ -297,6 +318,25 @@ def list_models(conn: RegistryConnection) -> list[ModelSummary]:
     return [_model_summary(m, by_model.get(str(m["id"]), []), names) for m in models]
 
 
+def _matching_versions(query: str, fetch: Callable[[str | None], list[Wire]]) -> list[Wire]:
+    """The versions a search matches, those that never moved (no ``kml_stage``: development) included.
+
+    The registry decides the query for versions that carry ``kml_stage``; for the others every stage test is
+    decided here (see ``unmoved_versions_query``) and the rest is asked of the registry in a second list.
+    """
+    if not query.strip():
+        return fetch(None)
+    matched = fetch(translate_search_query(query))
+    if not has_stage_helper(query):
+        return matched
+    moved = [v for v in matched if VERSION_STAGE in (v.get("customProperties") or {})]
+    unmoved_filter = unmoved_versions_query(query)
+    if unmoved_filter is False:
+        return moved
+    candidates = fetch(None if unmoved_filter is True else str(unmoved_filter))
+    return moved + [v for v in candidates if VERSION_STAGE not in (v.get("customProperties") or {})]
+
+
 def search_models(
     conn: RegistryConnection, query: str = "", *, model: str = "", models_only: bool = False
 ) -> list[VersionRow] | list[ModelSummary]:
@@ -315,13 +355,12 @@ def search_models(
     if models_only:
         wanted = {str(m["id"]) for m in list_all_models(conn, query.strip() or None)}
         return [row for row in list_models(conn) if row.id in wanted]
-    filter_query = translate_search_query(query) if query.strip() else None
     if model:
         found = find_model_by_name(conn, model)
-        versions = list_versions_of(conn, found, filter_query)
+        versions = _matching_versions(query, lambda f: list_versions_of(conn, found, f))
         models = {str(found["id"]): found}
     else:
-        versions = list_all_versions(conn, filter_query)
+        versions = _matching_versions(query, lambda f: list_all_versions(conn, f))
         models = {str(m["id"]): m for m in list_all_models(conn)}
     aliases = aliases_by_version(models.values())
     rows = [version_row(models.get(str(v.get("registeredModelId")), {"name": "?"}), v, aliases) for v in versions]
@@ -429,6 +468,23 @@ def _version_details(conn: RegistryConnection, reference: str) -> VersionDetails
     )
 
 
+def show_version(conn: RegistryConnection, reference: str) -> VersionDetails:
+    """One version in full; a bare ``NAME`` means the model's production version.
+
+    Args:
+        conn: A registry connection.
+        reference: ``NAME``, ``NAME:VERSION``, ``NAME@ALIAS``, ``NAME@staging``, ``NAME@latest``.
+
+    Returns:
+        The version's details (``model_uri``, ``metrics``, ``lineage``, ``stage``, ``aliases``, ``approval``...).
+
+    Raises:
+        NotFoundError: When the model, the version or the alias does not exist, or a bare name has no production
+            version (a ``LookupError``; the message names what exists).
+    """
+    return _version_details(conn, reference)
+
+
 def show_model(conn: RegistryConnection, reference: str) -> ModelOverview | VersionDetails:
     """Details of a registered model (``NAME``) or of one version (``NAME:VERSION``, ``NAME@ALIAS``...).
 
@@ -461,3 +517,22 @@ def model_history(
     """
     history = lifecycle_history(conn, model_name, version=version, event_type=event_type)
     return [event_row(e) for e in history["events"]]
+
+
+def model_events(
+    conn: RegistryConnection, model_name: str, *, version: str = "", event_type: str = ""
+) -> list[HistoryEvent]:
+    """The model's audit trail, oldest first, as typed events (:func:`model_history` gives the same as rows).
+
+    Args:
+        conn: A registry connection.
+        model_name: The registered model.
+        version: Only events about this version name.
+        event_type: Only events of this type.
+
+    Returns:
+        One event per entry; ``to_dict()`` of each is its history row.
+    """
+    return [
+        HistoryEvent.from_row(row) for row in model_history(conn, model_name, version=version, event_type=event_type)
+    ]

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from kfp_model_lifecycle.errors import InvalidInputError
-from kfp_model_lifecycle.lifecycle.conventions import LABEL_ALIAS, VERSION_APPROVAL_STATUS, VERSION_STAGE
+from kfp_model_lifecycle.lifecycle.conventions import (
+    INITIAL_STAGE,
+    LABEL_ALIAS,
+    VERSION_APPROVAL_STATUS,
+    VERSION_STAGE,
+)
 from kfp_model_lifecycle.lifecycle.names import check_alias_name
 
 _TOKEN_RE = re.compile(
@@ -123,3 +129,165 @@ def translate_search_query(query: str) -> str:
             out.append(text)
             i += 1
     return _joined(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Versions that never moved: no ``kml_stage`` property, so no server-side comparison on it can match them.
+# ---------------------------------------------------------------------------------------------------------------
+
+_AND, _OR = "AND", "OR"
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    """One ``ref OP value`` of a query: its translated text, or the stage test it makes."""
+
+    text: str
+    stage_op: str = ""
+    stage_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Terms joined by one connective; ``parenthesized`` when the query wrote parentheses around it."""
+
+    connective: str
+    terms: tuple[_Group | _Comparison, ...]
+    parenthesized: bool = False
+
+
+class _QueryParser:
+    """Recursive descent over the tokens, in the registry's own filterQuery grammar.
+
+    ``or := and (OR and)*``, ``and := term (AND term)*``, ``term := ( or ) | ref OP value``.
+    """
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self, offset: int = 0) -> Token:
+        j = self.i + offset
+        return self.tokens[j] if j < len(self.tokens) else ("", "")
+
+    def fail(self, expected: str) -> InvalidInputError:
+        found = self.peek()[1] or "the end"
+        return InvalidInputError(f"cannot read the search query at {found!r}: expected {expected}")
+
+    def parse(self) -> _Group:
+        group = self.connected(_OR)
+        if self.i < len(self.tokens):
+            raise self.fail("AND, OR or the end of the query")
+        return group
+
+    def connected(self, connective: str) -> _Group:
+        parts = [self.connected(_AND) if connective == _OR else self.term()]
+        while self.peek()[0] == "word" and self.peek()[1].upper() == connective:
+            self.i += 1
+            parts.append(self.connected(_AND) if connective == _OR else self.term())
+        return _Group(connective, tuple(parts))
+
+    def term(self) -> _Group | _Comparison:
+        if self.peek() == _OPEN:
+            self.i += 1
+            inner = self.connected(_OR)
+            if self.peek() != _CLOSE:
+                raise self.fail("')'")
+            self.i += 1
+            return _Group(inner.connective, inner.terms, parenthesized=True)
+        return self.comparison()
+
+    def comparison(self) -> _Comparison:
+        start = self.i
+        if self.peek()[0] not in ("word", "quoted") or not _compared(self.tokens, self.i):
+            raise self.fail("a comparison such as accuracy > 0.9")
+        self.i += 2
+        if self.peek() == _OPEN:
+            while self.i < len(self.tokens) and self.peek() != _CLOSE:
+                self.i += 1
+            if self.peek() != _CLOSE:
+                raise self.fail("')' closing the list of values")
+        elif self.peek()[0] not in ("string", "word"):
+            raise self.fail("a value")
+        self.i += 1
+        tokens = self.tokens[start : self.i]
+        text = translate_search_query(_joined([t for _, t in tokens]))
+        if tokens[0][0] == "word" and tokens[0][1].lower() == "stage":
+            values = tuple(_unquote(t) for kind, t in tokens[2:] if kind == "string")
+            return _Comparison(text, stage_op=tokens[1][1].upper(), stage_values=values)
+        return _Comparison(text)
+
+
+def _like(value: str, pattern: str, ignore_case: bool) -> bool:
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def _stage_test(op: str, values: tuple[str, ...], stage: str) -> bool:
+    """Whether ``stage <op> <values>`` holds for a version in ``stage``."""
+    first = values[0] if values else None
+    tests = {
+        "=": lambda: stage == first,
+        "!=": lambda: first is not None and stage != first,
+        "<>": lambda: first is not None and stage != first,
+        "IN": lambda: stage in values,
+        "LIKE": lambda: first is not None and _like(stage, first, ignore_case=False),
+        "ILIKE": lambda: first is not None and _like(stage, first, ignore_case=True),
+        "<": lambda: first is not None and stage < first,
+        ">": lambda: first is not None and stage > first,
+        "<=": lambda: first is not None and stage <= first,
+        ">=": lambda: first is not None and stage >= first,
+    }
+    return bool(tests.get(op, lambda: False)())
+
+
+def _with_stage(node: _Group | _Comparison, stage: str) -> str | bool:
+    """The query with every stage test decided for versions in ``stage``: the filter left, or True/False."""
+    if isinstance(node, _Comparison):
+        return _stage_test(node.stage_op, node.stage_values, stage) if node.stage_op else node.text
+    decisive = node.connective == _OR  # True decides an OR, False an AND
+    parts: list[str] = []
+    for term in node.terms:
+        value = _with_stage(term, stage)
+        if value is decisive:
+            return decisive
+        if isinstance(value, str):
+            parts.append(value)
+    if not parts:
+        return not decisive
+    text = f" {node.connective} ".join(parts)
+    return f"({text})" if node.parenthesized or (len(parts) > 1 and node.connective == _OR) else text
+
+
+def has_stage_helper(query: str) -> bool:
+    """Whether a search uses the ``stage`` helper (then versions that never moved need a second look).
+
+    Args:
+        query: The search.
+
+    Returns:
+        True when some ``stage`` word is compared.
+    """
+    tokens = _tokens(query)
+    return any(
+        kind == "word" and text.lower() == "stage" and _compared(tokens, i) for i, (kind, text) in enumerate(tokens)
+    )
+
+
+def unmoved_versions_query(query: str) -> str | bool:
+    """The filter that finds, among versions without ``kml_stage`` (they never moved: ``development``), the matches.
+
+    The registry cannot test a property a version lacks (every comparison on a missing property is false, ``!=``
+    included), so ``stage = "development"`` would miss them; here each stage test is decided for ``development``
+    and the rest of the query is left to the registry.
+
+    Args:
+        query: A search with lifecycle helpers.
+
+    Returns:
+        A filterQuery, or True (every unmoved version matches) or False (none does).
+
+    Raises:
+        InvalidInputError: When the query does not follow the registry's grammar.
+    """
+    return _with_stage(_QueryParser(_tokens(query)).parse(), INITIAL_STAGE)
