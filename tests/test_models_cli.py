@@ -234,6 +234,8 @@ def test_errors_name_the_problem(registry: EmbeddedRegistry, capsys: pytest.Capt
 
 def test_embedded_database_and_token_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     db = tmp_path / "registry.db"
+    with EmbeddedRegistry(db):  # an empty registry file
+        pass
     assert main(["models", "list", "--db", str(db)]) == 0
     assert capsys.readouterr().out.strip() == "(none)"
     token_file = tmp_path / "token"

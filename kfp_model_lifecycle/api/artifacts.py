@@ -36,6 +36,8 @@ def _copy_local(uri: str, dest: Path) -> Path:
     if not source.exists():
         raise NotFoundError(f"the model's files are not at {source} (URI {uri!r}): were they moved or deleted?")
     target = _target(dest, source.name)
+    if target.exists() and target.resolve() == source:
+        return target  # already there
     if source.is_dir():
         shutil.copytree(source, target, dirs_exist_ok=True)
     else:

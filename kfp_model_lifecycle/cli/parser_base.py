@@ -91,6 +91,6 @@ class KmlParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Print the usage and the error (secrets redacted, a hint for a token on the command line), exit 2."""
         text = redact(message, self._secrets)
-        if self._secrets and "unrecognized arguments" in text:
+        if text != message and "unrecognized arguments" in text:
             text += f"\n{TOKEN_HINT}"
         super().error(text)
