@@ -7,12 +7,14 @@ No model is served here (storage URIs point nowhere or to broken files), so thes
 from __future__ import annotations
 
 import gzip
+import http.server
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +28,8 @@ from kubernetes.client.exceptions import ApiException
 
 from kfp_model_lifecycle.local.cluster import LocalCluster
 from kfp_model_lifecycle.local.cluster.api import json_patch, merge_patch
-from kfp_model_lifecycle.local.cluster.revisions import ServiceState, TrafficTarget, plan_traffic
+from kfp_model_lifecycle.local.cluster.deployments import PredictorDeployment
+from kfp_model_lifecycle.local.cluster.revisions import ServiceState, TrafficTarget, backends, plan_traffic
 from kfp_model_lifecycle.local.cluster.router import Router
 from kfp_model_lifecycle.local.cluster.spec import (
     DEPLOYMENT_MODE_ANNOTATION,
@@ -83,13 +86,15 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return next(c for c in obj.get("status", {}).get("conditions", []) if c["type"] == kind)
 
 
-def observed(obj: dict[str, Any]) -> bool:
-    """The controller finished the current generation (status observed it and is not in progress)."""
-    status = obj.get("status", {})
-    return (
-        status.get("observedGeneration") == obj["metadata"]["generation"]
-        and status["modelStatus"]["transitionStatus"] != "InProgress"
-    )
+def observed(cluster: LocalCluster) -> Any:
+    """A predicate: the controller finished the object's current spec (the stand-in's own bookkeeping: on a cluster
+    ``status.observedGeneration`` is the Knative Service's or the Deployment's and cannot tell)."""
+
+    def done(obj: dict[str, Any]) -> bool:
+        status = obj.get("status", {})
+        return cluster.reconciled(obj) and status.get("modelStatus", {}).get("transitionStatus") != "InProgress"
+
+    return done
 
 
 def create(api: client.CustomObjectsApi, body: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +105,7 @@ def settled(cluster: LocalCluster, name: str) -> dict[str, Any]:
     """Wait until the controller is done with the current generation (it writes the finalizer and status)."""
     return cluster.wait_for(
         name,
-        lambda o: observed(o) and bool(o["metadata"].get("finalizers")),
+        lambda o: observed(cluster)(o) and bool(o["metadata"].get("finalizers")),
         timeout=60,
     )
 
@@ -244,10 +249,10 @@ def test_status_is_written_by_the_controller_only(api: client.CustomObjectsApi, 
     fake = {"status": {"url": "http://fake", "observedGeneration": 99}}
     patched = api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "status-a", fake)
     assert patched["status"].get("url") != "http://fake"
-    assert patched["status"]["observedGeneration"] == 1
+    assert patched["status"] == obj["status"]
     current = api.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "status-a")
     replaced = api.replace_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "status-a", {**current, **fake})
-    assert replaced["status"]["observedGeneration"] == 1
+    assert replaced["status"] == obj["status"]
     assert api.get_namespaced_custom_object_status(GROUP, VERSION, NS, PLURAL, "status-a")["status"] == obj["status"]
     with pytest.raises(ApiException) as info:
         api.patch_namespaced_custom_object_status(GROUP, VERSION, NS, PLURAL, "status-a", fake)
@@ -321,26 +326,39 @@ def test_invalid_spec_and_unresolvable_storage_set_status(
     body = isvc("spec-a")
     del body["spec"]["predictor"]["model"]["modelFormat"]
     create(api, body)
-    obj = cluster.wait_for("spec-a", observed, timeout=30)
+    obj = cluster.wait_for("spec-a", observed(cluster), timeout=30)
     assert obj["status"]["modelStatus"]["transitionStatus"] == "InvalidSpec"
+    assert obj["status"]["modelStatus"]["states"]["targetModelState"] == "FailedToLoad"
     assert "modelFormat.name is required" in obj["status"]["modelStatus"]["lastFailureInfo"]["message"]
-    assert condition(obj, "Ready")["status"] == "False"
+    # KServe returns before propagating anything: no observedGeneration, the conditions are not decided.
+    assert "observedGeneration" not in obj["status"]
+    assert condition(obj, "Ready")["status"] == "Unknown"
     assert_matches_crd(obj, crd_validator)
 
     fixed = {"spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}}}}}
     patched = api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "spec-a", fixed)
     assert patched["metadata"]["generation"] == 2
-    obj = cluster.wait_for("spec-a", observed, timeout=30)
+    obj = cluster.wait_for("spec-a", observed(cluster), timeout=30)
     model_status = obj["status"]["modelStatus"]
     assert model_status["transitionStatus"] == "BlockedByFailedLoad"
     assert model_status["lastFailureInfo"]["reason"] == "ModelLoadFailed"
     assert "/nonexistent/model does not exist" in model_status["lastFailureInfo"]["message"]
     assert obj["status"]["components"]["predictor"]["latestCreatedRevision"] == "spec-a-predictor-00001"
     assert "url" not in obj["status"], "nothing serves it"
+    # observedGeneration is the Knative Service's (its first generation), not the InferenceService's 2.
+    assert obj["status"]["observedGeneration"] == 1 != obj["metadata"]["generation"]
     assert_matches_crd(obj, crd_validator)
 
+    broken_again = {"spec": {"predictor": {"model": {"protocolVersion": "v9"}}}}
+    api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "spec-a", broken_again)
+    invalid = cluster.wait_for("spec-a", observed(cluster), timeout=30)
+    assert invalid["status"]["modelStatus"]["transitionStatus"] == "InvalidSpec"
+    assert "protocolVersion 'v9'" in invalid["status"]["modelStatus"]["lastFailureInfo"]["message"]
+    kept = {k: v for k, v in invalid["status"].items() if k != "modelStatus"}
+    assert kept == {k: v for k, v in obj["status"].items() if k != "modelStatus"}, "only modelStatus changes"
+
     create(api, isvc("spec-b", "s3://bucket/model"))
-    obj = cluster.wait_for("spec-b", observed, timeout=30)
+    obj = cluster.wait_for("spec-b", observed(cluster), timeout=30)
     assert "copy the model to a local directory" in obj["status"]["modelStatus"]["lastFailureInfo"]["message"]
 
 
@@ -349,7 +367,7 @@ def test_broken_model_file_is_blocked_by_failed_load(
 ) -> None:
     (tmp_path / "model.joblib").write_bytes(b"this is not a pickle")
     create(api, isvc("broken-a", str(tmp_path)))
-    obj = cluster.wait_for("broken-a", observed, timeout=60)
+    obj = cluster.wait_for("broken-a", observed(cluster), timeout=60)
     model_status = obj["status"]["modelStatus"]
     assert model_status["transitionStatus"] == "BlockedByFailedLoad"
     assert model_status["states"] == {"activeModelState": "FailedToLoad", "targetModelState": "FailedToLoad"}
@@ -428,6 +446,38 @@ def test_storage_uri_resolution_errors_name_the_fix(tmp_path: Path) -> None:
         resolve_storage_uri("model-registry://my-model/1.0.0")
     with pytest.raises(StorageError, match="unreachable"):
         resolve_storage_uri("model-registry://127.0.0.1:9/my-model/1.0.0", timeout=2)
+
+
+def test_the_storage_initializer_sends_no_token(tmp_path: Path) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append((self.path, self.headers.get("Authorization")))
+            self.send_response(404)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    fake_registry = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=fake_registry.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{fake_registry.server_address[1]}"
+    try:
+        with LocalCluster(tmp_path, registry_url=url, registry_token="controller-token") as local:
+            body = isvc("no-token", "model-registry://iris/1.0.0")
+            client.CustomObjectsApi(local.api_client()).create_namespaced_custom_object(
+                GROUP, VERSION, NS, PLURAL, body
+            )
+            obj = local.wait_for("no-token", observed(local), timeout=30)
+    finally:
+        fake_registry.shutdown()
+        fake_registry.server_close()
+    assert "no registered model named 'iris'" in obj["status"]["modelStatus"]["lastFailureInfo"]["message"]
+    assert seen and seen[0][0].startswith("/api/model_registry/v1/registered_model?name=iris")
+    assert all(auth is None for _, auth in seen), seen
 
 
 def test_bearer_token_is_required_when_set(tmp_path: Path) -> None:
@@ -557,45 +607,96 @@ def router() -> Iterator[Router]:
     unstarted.stop()
 
 
-def test_traffic_canary_split_roll_out_and_failed_revision(router: Router) -> None:
+def ready_revision(state: ServiceState, template: str) -> Any:
+    revision = state.new_revision("sk", template)
+    revision.ready = True
+    state.latest_ready = revision.name
+    return revision
+
+
+def test_traffic_is_shaped_as_kserve_copies_it_from_the_knative_service(router: Router) -> None:
     state = ServiceState(uid="u", router=router)
-    first = state.new_revision("sk", "{}")
-    first.ready = True
-    assert plan_traffic(state, SERVERLESS, None) == [TrafficTarget("sk-predictor-00001", 100, "latest")]
+    first = ready_revision(state, "{}")
+    assert plan_traffic(state, SERVERLESS, None) == [TrafficTarget(first.name, 100, "", latest=True)]
     assert state.rolled_out == first.name
-    second = state.new_revision("sk", '{"v": 2}')
-    second.ready = True
-    canary = [TrafficTarget(second.name, 20, "latest"), TrafficTarget(first.name, 80, "prev")]
+    second = ready_revision(state, '{"v": 2}')
+    canary = [TrafficTarget(second.name, 20, "", latest=True), TrafficTarget(first.name, 80, "prev", latest=False)]
     assert plan_traffic(state, SERVERLESS, 20) == canary
     assert state.rolled_out == first.name  # a canary is not rolled out yet
-    assert plan_traffic(state, RAW, 20) == [TrafficTarget(second.name, 100, "latest")]  # no canary in raw mode
+    tagged = plan_traffic(state, SERVERLESS, 20, tag_routing=True)
+    assert [t.tag for t in tagged] == ["latest", "prev"]  # the latest tag only with tag routing on
+    assert plan_traffic(state, RAW, 20) == [TrafficTarget(second.name, 100, "", latest=True)]  # no canary in raw
     assert (state.rolled_out, state.previous_rolled_out) == (second.name, first.name)
     third = state.new_revision("sk", '{"v": 3}')
     third.failure = "boom"
-    assert plan_traffic(state, SERVERLESS, None) == [TrafficTarget(second.name, 100, "prev")]
+    # latestRevision follows the latest READY revision: the one before the failed one keeps serving
+    assert plan_traffic(state, SERVERLESS, None) == [TrafficTarget(second.name, 100, "", latest=True)]
+    split = plan_traffic(state, SERVERLESS, 10)
+    assert [(t.revision, t.percent) for t in split] == [(second.name, 10), (second.name, 90)]
+    assert [(b.revision, b.percent) for b in backends(state)] == []  # no servers in this unit test
 
 
 def test_status_of_a_failed_revision_while_the_previous_one_serves(router: Router) -> None:
     state = ServiceState(uid="u", router=router)
-    serving = state.new_revision("sk", "{}")
-    serving.ready = True
+    serving = ready_revision(state, "{}")
+    state.apply_ksvc("{}", None)
     state.traffic = plan_traffic(state, SERVERLESS, None)
     failed = state.new_revision("sk", '{"v": 2}')
+    state.apply_ksvc('{"v": 2}', None)
     failed.failure, failed.exit_code = "cannot unpickle", 1
     state.traffic = plan_traffic(state, SERVERLESS, None)
-    status = build_status(state, 2, SERVERLESS)
-    assert status["url"] == router.url
+    status = build_status(state, SERVERLESS)
+    assert status["url"] == router.url and status["deploymentMode"] == "Knative"
+    assert status["observedGeneration"] == 2  # the Knative Service's generation
     model_status = status["modelStatus"]
     assert model_status["transitionStatus"] == "BlockedByFailedLoad"
     assert model_status["states"] == {"activeModelState": "Loaded", "targetModelState": "FailedToLoad"}
     assert model_status["lastFailureInfo"]["exitCode"] == 1
     predictor = status["components"]["predictor"]
     assert (predictor["latestCreatedRevision"], predictor["latestRolledoutRevision"]) == (failed.name, serving.name)
-    assert predictor["traffic"] == [
-        {"revisionName": serving.name, "percent": 100, "latestRevision": False, "tag": "prev"}
-    ]
+    assert predictor["latestReadyRevision"] == serving.name
+    assert predictor["traffic"] == [{"revisionName": serving.name, "percent": 100, "latestRevision": True}]
     conditions = {c["type"]: c for c in status["conditions"]}
     assert (conditions["IngressReady"]["status"], conditions["Ready"]["status"]) == ("True", "False")
     assert status["conditions"][-1]["type"] == "Ready"
-    again = build_status(state, 2, SERVERLESS)  # nothing changed: neither do the transition times
+    again = build_status(state, SERVERLESS)  # nothing changed: neither do the transition times
     assert again["conditions"] == status["conditions"]
+
+
+def test_raw_deployment_rollout_stalls_then_exceeds_its_deadline(router: Router) -> None:
+    state = ServiceState(uid="u", router=router, mode=RAW)
+    deployment = PredictorDeployment("sk-predictor", NS, "sk", "u", progress_deadline=0.2)
+    state.deployment = deployment
+    serving = ready_revision(state, "{}")
+    deployment.apply("{}", serving.name, {"annotations": {"a": "1"}}, 1)
+    state.traffic = plan_traffic(state, RAW, None)
+    deployment.observe(new_ready=True, new_failed=False, old_available=True)
+    done = deployment.to_object()
+    assert done["metadata"]["generation"] == done["status"]["observedGeneration"] == 1
+    assert done["spec"]["template"]["metadata"]["annotations"] == {"a": "1"}
+    assert done["status"]["updatedReplicas"] == done["status"]["availableReplicas"] == done["status"]["replicas"] == 1
+    progressing = {c["type"]: c for c in done["status"]["conditions"]}["Progressing"]
+    assert (progressing["status"], progressing["reason"]) == ("True", "NewReplicaSetAvailable")
+
+    crashing = state.new_revision("sk", '{"v": 2}')
+    assert deployment.apply('{"v": 2}', crashing.name, {}, 1)
+    crashing.failure = "ModelLoadFailed: cannot unpickle"
+    deployment.observe(new_ready=False, new_failed=True, old_available=True)
+    state.traffic = plan_traffic(state, RAW, None)
+    stalled = deployment.to_object()["status"]
+    assert stalled["observedGeneration"] == 2 and stalled["replicas"] == 2 and stalled["updatedReplicas"] == 1
+    assert stalled["availableReplicas"] == 1 and stalled["unavailableReplicas"] == 1  # the old pod serves
+    status = build_status(state, RAW)
+    assert status["deploymentMode"] == "Standard" and "traffic" not in status["components"]["predictor"]
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["PredictorReady"] == conditions["Ready"] == "True", "KServe stays Ready while old pods serve"
+    assert status["modelStatus"]["transitionStatus"] == "UpToDate"
+
+    time.sleep(0.25)
+    deployment.observe(new_ready=False, new_failed=True, old_available=True)
+    exceeded = {c["type"]: c for c in deployment.to_object()["status"]["conditions"]}["Progressing"]
+    assert (exceeded["status"], exceeded["reason"]) == ("False", "ProgressDeadlineExceeded")
+    status = build_status(state, RAW)
+    ready = {c["type"]: c for c in status["conditions"]}["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "ProgressDeadlineExceeded")
+    assert status["modelStatus"]["transitionStatus"] == "BlockedByFailedLoad"

@@ -22,12 +22,15 @@ import jsonschema
 import numpy as np
 import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from mr_openapi import Artifact, ModelVersionUpdate
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
 
+from kfp_model_lifecycle.client import connect_model_registry
 from kfp_model_lifecycle.local.cluster import LocalCluster
 from kfp_model_lifecycle.local.cluster.router import REVISION_HEADER
-from kfp_model_lifecycle.local.cluster.storage import resolve_storage_uri
+from kfp_model_lifecycle.local.cluster.storage import StorageError, resolve_storage_uri
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
@@ -61,7 +64,8 @@ def models(tmp_path_factory: pytest.TempPathFactory, data: tuple[np.ndarray, np.
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, registry: EmbeddedRegistry) -> Iterator[LocalCluster]:
-    with LocalCluster(tmp_path_factory.mktemp("cluster"), registry_url=registry.url, retire_after=0.5) as local:
+    workdir = tmp_path_factory.mktemp("cluster")
+    with LocalCluster(workdir, registry_url=registry.url, retire_after=0.5, progress_deadline=3) as local:
         yield local
 
 
@@ -99,16 +103,28 @@ def isvc(name: str, storage_uri: str, annotations: dict[str, str] | None = None)
 
 
 def settled(cluster: LocalCluster, name: str, generation: int, timeout: float = 120) -> dict[str, Any]:
-    """The object once the controller finished ``generation`` (the way a deploy step should wait)."""
+    """The object once the controller finished ``generation`` (the stand-in's own bookkeeping, for tests: a client
+    on a cluster cannot tell from ``observedGeneration``, which is the Knative Service's or the Deployment's)."""
 
     def done(obj: dict[str, Any]) -> bool:
         status = obj.get("status", {})
         return (
-            status.get("observedGeneration", 0) >= generation
+            obj["metadata"]["generation"] >= generation
+            and cluster.reconciled(obj)
             and status.get("modelStatus", {}).get("transitionStatus") != "InProgress"
         )
 
     return cluster.wait_for(name, done, timeout=timeout)
+
+
+def deployment(cluster: LocalCluster, name: str) -> dict[str, Any]:
+    """The predictor Deployment of a RawDeployment InferenceService, through the apps/v1 API."""
+    apps = client.AppsV1Api(cluster.api_client())
+    return apps.api_client.sanitize_for_serialization(apps.read_namespaced_deployment(f"{name}-predictor", NS))
+
+
+def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in obj["status"]["conditions"]}
 
 
 def ready(obj: dict[str, Any]) -> str:
@@ -143,7 +159,7 @@ def test_serves_a_model_over_v1_and_v2(
     status = obj["status"]
     assert ready(obj) == "True", status
     assert status["observedGeneration"] == 1
-    assert status["deploymentMode"] == "Serverless"
+    assert status["deploymentMode"] == "Knative"  # current KServe's name for Serverless
     assert status["modelStatus"]["transitionStatus"] == "UpToDate"
     assert status["modelStatus"]["states"] == {"activeModelState": "Loaded", "targetModelState": "Loaded"}
     predictor = status["components"]["predictor"]
@@ -186,8 +202,11 @@ def test_canary_splits_traffic_then_promotes(
     predictor = obj["status"]["components"]["predictor"]
     assert predictor["latestCreatedRevision"] == predictor["latestReadyRevision"] == "sk-predictor-00002"
     assert predictor["latestRolledoutRevision"] == "sk-predictor-00001", "a canary is not rolled out yet"
-    traffic = {t["tag"]: (t["revisionName"], t["percent"]) for t in predictor["traffic"]}
-    assert traffic == {"latest": ("sk-predictor-00002", 30), "prev": ("sk-predictor-00001", 70)}
+    assert predictor["traffic"] == [
+        {"revisionName": "sk-predictor-00002", "percent": 30, "latestRevision": True},
+        {"revisionName": "sk-predictor-00001", "percent": 70, "latestRevision": False, "tag": "prev"},
+    ]
+    assert obj["status"]["observedGeneration"] == 2
     assert_matches_crd(obj, crd_schema)
 
     expected = {"sk-predictor-00001": y[:1].tolist(), "sk-predictor-00002": (1 - y[:1]).tolist()}
@@ -241,64 +260,157 @@ def test_failed_load_blocks_and_keeps_the_previous_revision_serving(
     assert_matches_crd(obj, crd_schema)
 
 
-def test_model_registry_uri_is_resolved_through_the_registry(
-    api: client.CustomObjectsApi,
-    cluster: LocalCluster,
-    registry: EmbeddedRegistry,
-    models: dict[str, Path],
-    data: tuple[np.ndarray, np.ndarray],
-    started_pids: list[int],
-    unique: str,
+def test_model_registry_uri_is_resolved_as_the_registry_storage_initializer_does(
+    cluster: LocalCluster, registry: EmbeddedRegistry, models: dict[str, Path], unique: str
 ) -> None:
     from model_registry import ModelRegistry
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no token for the local registry
         mr = ModelRegistry(registry.address, registry.port, author="tester", is_secure=False)
-    name = f"cancer-{unique}"
+    name = f"Cancer {unique}"
     for version, model in (("1.0.0", models["a"]), ("2.0.0", models["b"])):
         mr.register_model(name, uri=str(model), model_format_name="sklearn", model_format_version="1", version=version)
-    assert resolve_storage_uri(f"model-registry://{name}", registry_url=registry.url) == models["b"], "newest"
-    host_form = f"model-registry://127.0.0.1:{registry.port}/{name}/2.0.0"
-    assert resolve_storage_uri(host_form) == models["b"]
+    assert resolve_storage_uri(f"model-registry://{name}/1.0.0", registry_url=registry.url) == models["a"]
+    with pytest.raises(StorageError, match="no registered model named 'Cancer%20"):  # names are not URL-decoded
+        resolve_storage_uri(f"model-registry://Cancer%20{unique}/1.0.0", registry_url=registry.url)
+    host_form = f"model-registry://127.0.0.1:{registry.port}/{name}/1.0.0"
+    assert resolve_storage_uri(host_form) == models["a"]
+    own_host = f"model-registry://127.0.0.1:{registry.port}/{name}"
+    assert resolve_storage_uri(own_host, registry_url=registry.url) == models["b"], "the registry's own host"
 
+    with connect_model_registry(registry.url) as conn:
+        model_id = conn.call("find", lambda api: api.find_registered_model(name=name))["id"]
+        newest = conn.call("find", lambda api: api.find_model_version(name="2.0.0", parent_resource_id=model_id))
+        conn.call("archive", lambda api: api.update_model_version(newest["id"], ModelVersionUpdate(state="ARCHIVED")))
+        assert resolve_storage_uri(f"model-registry://{name}", registry_url=registry.url) == models["b"], (
+            "newest by id, archived included"
+        )
+        doc = {"name": f"notes-{unique}", "uri": "https://example.com/notes", "artifactType": "doc-artifact"}
+        conn.call("link", lambda api: api.upsert_model_version_artifact(newest["id"], Artifact.from_dict(doc)))
+    with pytest.raises(StorageError, match="no model artifact found for model version"):
+        resolve_storage_uri(f"model-registry://{name}/2.0.0", registry_url=registry.url)
+
+
+def test_a_raw_deployment_rolls_out_through_its_predictor_deployment(
+    api: client.CustomObjectsApi,
+    cluster: LocalCluster,
+    models: dict[str, Path],
+    data: tuple[np.ndarray, np.ndarray],
+    started_pids: list[int],
+    crd_schema: dict[str, Any],
+) -> None:
     x, y = data
-    body = isvc("sk-registry", f"model-registry://{name}/1.0.0", {"serving.kserve.io/deploymentMode": "RawDeployment"})
+    raw = {"serving.kserve.io/deploymentMode": "RawDeployment"}
+    api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, isvc("sk-raw", str(models["a"]), raw))
+    obj = settled(cluster, "sk-raw", 1)
+    assert ready(obj) == "True", obj["status"]
+    assert obj["status"]["deploymentMode"] == "Standard"
+    assert set(obj["status"]["components"]["predictor"]) <= {"url", "restUrl", "address"}, "no revisions in raw mode"
+    started_pids.extend(cluster.server_pids())
+    first = deployment(cluster, "sk-raw")
+    assert first["metadata"]["generation"] == first["status"]["observedGeneration"] == 1
+    assert first["spec"]["template"]["metadata"]["annotations"] == raw  # KServe copies the annotations
+    assert conditions(first)["Progressing"]["reason"] == "NewReplicaSetAvailable"
+    assert_matches_crd(obj, crd_schema)
+
+    # New pods that crash: the old ones keep serving and KServe still says Ready, until the progress deadline.
+    broken = {"spec": {"predictor": {"model": {"storageUri": str(models["broken"])}}}}
+    api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-raw", broken)
+    obj = settled(cluster, "sk-raw", 2)
+    stalled = deployment(cluster, "sk-raw")
+    assert stalled["metadata"]["generation"] == stalled["status"]["observedGeneration"] == 2
+    assert obj["status"]["observedGeneration"] == 2  # the Deployment's, not a sign of readiness
+    assert (stalled["status"]["updatedReplicas"], stalled["status"]["availableReplicas"]) == (1, 1)
+    assert stalled["status"]["replicas"] == 2 and stalled["status"]["unavailableReplicas"] == 1
+    assert ready(obj) == "True" and obj["status"]["modelStatus"]["transitionStatus"] == "UpToDate"
+    assert predict(obj["status"]["url"], "sk-raw", x[:ROWS])[0] == y[:ROWS].tolist(), "the old pods serve"
+    exceeded = cluster.wait_for("sk-raw", lambda o: ready(o) == "False", timeout=30)
+    assert conditions(exceeded)["Ready"]["reason"] == "ProgressDeadlineExceeded"
+    progressing = conditions(deployment(cluster, "sk-raw"))["Progressing"]
+    assert (progressing["status"], progressing["reason"]) == ("False", "ProgressDeadlineExceeded")
+    assert_matches_crd(exceeded, crd_schema)
+
+    # canaryTrafficPercent has no effect in raw mode: the new version takes everything once available.
+    newer = {"spec": {"predictor": {"canaryTrafficPercent": 30, "model": {"storageUri": str(models["b"])}}}}
+    api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-raw", newer)
+    obj = settled(cluster, "sk-raw", 3)
+    assert ready(obj) == "True", obj["status"]
+    started_pids.extend(cluster.server_pids())
+    done = deployment(cluster, "sk-raw")
+    assert done["metadata"]["generation"] == 3 and done["status"]["availableReplicas"] == 1
+    assert "unavailableReplicas" not in done["status"]
+    assert predict(obj["status"]["url"], "sk-raw", x[:ROWS])[0] == (1 - y[:ROWS]).tolist()
+    apps = client.AppsV1Api(cluster.api_client())
+    with pytest.raises(ApiException) as missing:
+        apps.read_namespaced_deployment("sk-predictor", NS)  # a Serverless InferenceService has none
+    assert missing.value.status == 404
+
+
+def test_model_servers_get_no_credentials_and_import_the_package_from_its_folder(
+    api: client.CustomObjectsApi, cluster: LocalCluster, models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KML_REGISTRY_TOKEN", "registry-secret-123")
+    monkeypatch.setenv("SOME_API_TOKEN", "other-secret-456")
+    api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, isvc("sk-env", str(models["a"])))
+    settled(cluster, "sk-env", 1)
+    (revision,) = cluster.controller.revisions(NS, "sk-env").values()
+    assert revision.server is not None and revision.server.pid is not None
+    environ = Path(f"/proc/{revision.server.pid}/environ").read_bytes().split(b"\0")
+    variables = dict(item.decode().split("=", 1) for item in environ if b"=" in item)
+    assert "KML_REGISTRY_TOKEN" not in variables and "SOME_API_TOKEN" not in variables
+    assert not any("secret" in value for value in variables.values())
+    package_root = Path(variables["PYTHONPATH"].split(os.pathsep)[0])
+    assert (package_root / "kfp_model_lifecycle" / "__init__.py").is_file()
+    api.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-env")
+
+
+def test_the_registry_controller_links_labelled_inference_services(
+    api: client.CustomObjectsApi,
+    cluster: LocalCluster,
+    registry: EmbeddedRegistry,
+    models: dict[str, Path],
+    unique: str,
+) -> None:
+    from model_registry import ModelRegistry
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mr = ModelRegistry(registry.address, registry.port, author="tester", is_secure=False)
+    model = mr.register_model(
+        f"linked-{unique}", uri=str(models["a"]), model_format_name="sklearn", model_format_version="1", version="1"
+    )
+    body = isvc("sk-linked", "/nonexistent/model")
+    body["metadata"]["labels"] = {"modelregistry.kubeflow.org/registered-model-id": str(model.id)}
     api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, body)
-    obj = settled(cluster, "sk-registry", 1)
-    assert ready(obj) == "True", obj["status"]
-    assert obj["status"]["deploymentMode"] == "RawDeployment"
-    started_pids.extend(cluster.server_pids())
-    assert predict(obj["status"]["url"], "sk-registry", x[:ROWS])[0] == y[:ROWS].tolist()
-
-    missing = {"spec": {"predictor": {"model": {"storageUri": f"model-registry://{name}/9.9.9"}}}}
-    api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-registry", missing)
-    obj = settled(cluster, "sk-registry", 2)
-    message = obj["status"]["modelStatus"]["lastFailureInfo"]["message"]
-    assert "has no version '9.9.9'" in message
-    assert predict(obj["status"]["url"], "sk-registry", x[:1])[1] == "sk-registry-predictor-00001", "old one serves"
-
-    newer = {"spec": {"predictor": {"canaryTrafficPercent": 30, "model": {"storageUri": f"model-registry://{name}"}}}}
-    api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-registry", newer)
-    obj = settled(cluster, "sk-registry", 3)
-    assert ready(obj) == "True", obj["status"]
-    started_pids.extend(cluster.server_pids())
-    predictor = obj["status"]["components"]["predictor"]
-    assert [(t["revisionName"], t["percent"]) for t in predictor["traffic"]] == [("sk-registry-predictor-00003", 100)]
-    assert predictor["latestRolledoutRevision"] == "sk-registry-predictor-00003", "RawDeployment has no canary"
-    assert predictor["previousRolledoutRevision"] == "sk-registry-predictor-00001"
-    predictions, revision = predict(obj["status"]["url"], "sk-registry", x[:ROWS])
-    assert predictions == (1 - y[:ROWS]).tolist() and revision == "sk-registry-predictor-00003", "newest = 2.0.0"
+    linked = cluster.wait_for(
+        "sk-linked",
+        lambda o: (
+            "modelregistry.kubeflow.org/inference-service-id" in o["metadata"]["labels"]
+            and "modelregistry.kubeflow.org/finalizer" in (o["metadata"].get("finalizers") or [])
+        ),
+        timeout=30,
+    )
+    record_id = linked["metadata"]["labels"]["modelregistry.kubeflow.org/inference-service-id"]
+    with connect_model_registry(registry.url) as conn:
+        record = conn.call("get", lambda api: api.get_inference_service(record_id))
+        assert record["name"] == f"sk-linked/{linked['metadata']['uid']}" and record["desiredState"] == "DEPLOYED"
+        api.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-linked")
+        deadline = time.monotonic() + 20
+        while cluster.store.find(NS, "sk-linked") is not None:
+            assert time.monotonic() < deadline, "the registry finalizer was not removed"
+            time.sleep(0.05)
+        assert conn.call("get", lambda api: api.get_inference_service(record_id))["desiredState"] == "UNDEPLOYED"
 
 
 def test_delete_stops_the_servers(api: client.CustomObjectsApi, cluster: LocalCluster) -> None:
-    revision = cluster.controller.revisions(NS, "sk-registry")["sk-registry-predictor-00003"]
+    revision = cluster.controller.revisions(NS, "sk-raw")["sk-raw-predictor-00003"]
     assert revision.server is not None and revision.server.pid is not None
     pid = revision.server.pid
-    url = cluster.store.get(NS, "sk-registry")["status"]["url"]
-    api.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-registry")
+    url = cluster.store.get(NS, "sk-raw")["status"]["url"]
+    api.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-raw")
     deadline = time.monotonic() + 20
-    while cluster.store.find(NS, "sk-registry") is not None:
+    while cluster.store.find(NS, "sk-raw") is not None:
         assert time.monotonic() < deadline, "the finalizer did not complete"
         time.sleep(0.05)
     assert not alive(pid)

@@ -11,6 +11,9 @@ Served paths (``{ns}`` a namespace, ``{name}`` an InferenceService):
 - ``.../inferenceservices/{name}/status``: GET, PUT, PATCH of the status only (forbidden by default, like
   the RBAC of a pipeline's service account).
 - ``/apis/serving.kserve.io/v1beta1/inferenceservices``: GET across namespaces.
+- ``/apis/apps/v1/namespaces/{ns}/deployments/{name}``: GET of the predictor Deployment ``<isvc>-predictor`` of a
+  RawDeployment (Standard) InferenceService, with the rollout status the Deployment controller writes
+  (:mod:`.deployments`); the only apps/v1 object the stand-in serves.
 - ``/apis/authorization.k8s.io/v1/selfsubjectaccessreviews``: POST, answered from the forbidden set.
 - ``/api``, ``/apis``, ``/apis/serving.kserve.io[/v1beta1]``, ``/version``: minimal discovery; ``/openapi/v3``
   with a permissive InferenceService schema, enough for ``kubectl apply`` (no field validation: unknown fields are
@@ -47,9 +50,11 @@ from kfp_model_lifecycle.local.cluster.store import (
     DEFAULT_FORBIDDEN,
     DEFAULT_NAMESPACE,
     DEFAULT_USER,
+    DEPLOYMENTS,
     GROUP,
     KIND,
     PLURAL,
+    RESOURCE_GROUPS,
     RESOURCES,
     VERBS,
     VERSION,
@@ -119,6 +124,7 @@ class ApiServer:
         forbidden: (verb, resource) pairs answered with 403 Forbidden, e.g. ``("patch", "inferenceservices")``
             or ``("get", "inferenceservices/status")``; verbs are get list watch create update patch delete.
         user: The user named in 403 messages (a service account, like a pipeline pod's).
+        deployments: ``(namespace, name) -> Deployment or None``: the controller's predictor Deployments.
     """
 
     def __init__(
@@ -128,8 +134,10 @@ class ApiServer:
         token: str | None = None,
         forbidden: Iterable[tuple[str, str]] = DEFAULT_FORBIDDEN,
         user: str = DEFAULT_USER,
+        deployments: Callable[[str, str], dict[str, Any] | None] | None = None,
     ) -> None:
         self.store = store
+        self.deployments = deployments or (lambda namespace, name: None)
         self.token = token
         self.user = user
         self.closing = threading.Event()  # set on shutdown: open watches end
@@ -170,6 +178,8 @@ class ApiServer:
                 self._status,
                 methods=["GET", "PUT", "PATCH"],
             ),
+            Route("/apis/apps/v1", _static(discovery.APPS_RESOURCES), methods=["GET"]),
+            Route("/apis/apps/v1/namespaces/{ns}/deployments/{name}", self._deployment, methods=["GET"]),
             Route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", self._access_review, methods=["POST"]),
             Route("/openapi/v3", _static(discovery.OPENAPI_INDEX), methods=["GET"]),
             Route(f"/openapi/v3/apis/{GROUP}/{VERSION}", _static(discovery.OPENAPI_GROUP), methods=["GET"]),
@@ -185,14 +195,16 @@ class ApiServer:
     def _authorize(self, verb: str, resource: str, namespace: str | None, name: str | None = None) -> None:
         if (verb, resource) not in self.forbidden:
             return
-        subject = f'{PLURAL}.{GROUP} "{name}"' if name else f"{PLURAL}.{GROUP}"
+        group = RESOURCE_GROUPS.get(resource, GROUP)
+        plural = resource.split("/")[0]
+        subject = f'{plural}.{group} "{name}"' if name else f"{plural}.{group}"
         scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         message = (
             f'{subject} is forbidden: User "{self.user}" cannot {verb} resource "{resource}" '
-            f'in API group "{GROUP}" {scope}'
+            f'in API group "{group}" {scope}'
         )
         logger.info("403 %s", message)
-        raise ApiError(403, "Forbidden", message, name=name, kind=PLURAL)
+        raise ApiError(403, "Forbidden", message, name=name, kind=plural)
 
     @staticmethod
     async def _json(request: Request) -> Any:
@@ -294,6 +306,17 @@ class ApiServer:
         apply = patch_applier(content_type, await self._json(request))
         return self.store.patch(namespace, name, apply, subresource=subresource, dry_run=self._dry_run(request))
 
+    async def _deployment(self, request: Request) -> Response:
+        """GET of a RawDeployment InferenceService's predictor Deployment (404 for anything else)."""
+        namespace, name = request.path_params["ns"], request.path_params["name"]
+        self._authorize("get", DEPLOYMENTS, namespace, name)
+        found = self.deployments(namespace, name)
+        if found is None:
+            error = ApiError(404, "NotFound", f'deployments.apps "{name}" not found', name=name, kind=DEPLOYMENTS)
+            error.details["group"] = "apps"
+            raise error
+        return self._respond(found)
+
     async def _access_review(self, request: Request) -> Response:
         body = await self._json(request)
         if not isinstance(body, dict):
@@ -302,14 +325,14 @@ class ApiServer:
         resource = attributes.get("resource", "")
         if attributes.get("subresource"):
             resource = f"{resource}/{attributes['subresource']}"
-        served = attributes.get("group") == GROUP and resource in RESOURCES and attributes.get("verb") in VERBS
+        served = RESOURCE_GROUPS.get(resource) == attributes.get("group", "") and attributes.get("verb") in VERBS
         allowed = served and (attributes.get("verb"), resource) not in self.forbidden
         status: dict[str, Any] = {"allowed": bool(allowed)}
         if not allowed:
             status["reason"] = (
                 "forbidden by the local cluster's forbidden set"
                 if served
-                else "the local cluster stand-in serves only inferenceservices.serving.kserve.io"
+                else "the local cluster stand-in serves only inferenceservices.serving.kserve.io and deployments.apps"
             )
         result = {
             "kind": "SelfSubjectAccessReview",

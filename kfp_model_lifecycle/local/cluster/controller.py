@@ -1,23 +1,27 @@
 """The KServe-like controller of the local cluster: InferenceService -> model server processes -> status.
 
-For every new spec generation of an InferenceService it:
+For every change of an InferenceService's spec, labels or annotations it:
 
 1. validates what it needs (:mod:`.spec`: ``spec.predictor.model.modelFormat.name`` = ``sklearn``,
    ``storageUri``; the ``serving.kserve.io/deploymentMode`` annotation; ``canaryTrafficPercent`` in 0..100),
-   else status ``transitionStatus: InvalidSpec``;
-2. when the predictor changed (anything but ``canaryTrafficPercent``), creates a revision
-   ``<name>-predictor-0000N``: resolves ``storageUri`` (:mod:`kfp_model_lifecycle.local.cluster.storage`) and starts
+   else ``transitionStatus: InvalidSpec`` and nothing else changes (as KServe, which returns before propagating);
+2. when the revision template changed (the predictor without ``canaryTrafficPercent``, and the labels and
+   annotations KServe copies into the revision), creates a revision ``<name>-predictor-0000N``: resolves
+   ``storageUri`` (:mod:`kfp_model_lifecycle.local.cluster.storage`) and starts
    ``python -m kfp_model_lifecycle.local.cluster.model_server`` (KServe's ``ModelServer``; :mod:`.model_process`)
-   on a free loopback port, then waits until the model is ready or the process fails;
+   on a free loopback port, then waits until the model is ready or the process fails. Serverless: the Knative
+   Service's generation moves with the template and the canary percent. RawDeployment (Standard): the predictor
+   Deployment ``<name>-predictor`` (:mod:`.deployments`) gets a new generation and ReplicaSet; new pods that crash
+   leave the old ones serving until ``progress_deadline``, then the Deployment reports ``ProgressDeadlineExceeded``;
 3. routes traffic through the InferenceService's :class:`~kfp_model_lifecycle.local.cluster.router.Router`
-   (:mod:`.revisions`; Serverless: ``canaryTrafficPercent`` P sends P% to the latest revision and the rest to the
-   previous rolled-out one; RawDeployment: the latest ready revision takes everything), stops revisions that lost
-   their traffic after a grace period, and writes the status KServe writes (:mod:`.status`: url, address,
-   conditions, observedGeneration, components.predictor revisions and traffic, modelStatus, deploymentMode).
+   (:mod:`.revisions`; Serverless: ``canaryTrafficPercent`` P sends P% to the latest ready revision and the rest to
+   the previous rolled-out one; RawDeployment: the newest ready revision takes everything), stops revisions that
+   lost their traffic after a grace period, and writes the status KServe writes (:mod:`.status`; its
+   ``observedGeneration`` is the Knative Service's or the Deployment's, not the InferenceService's).
 
-A revision whose model cannot load ends in ``transitionStatus: BlockedByFailedLoad`` (``lastFailureInfo.reason:
-ModelLoadFailed``, ``Ready: False``) while the previous revision keeps serving. Work is queued per
-InferenceService (:mod:`.workqueue`), so one object is reconciled by one worker at a time.
+A Serverless revision whose model cannot load ends in ``transitionStatus: BlockedByFailedLoad``
+(``lastFailureInfo.reason: ModelLoadFailed``, ``Ready: False``) while the previous revision keeps serving. Work is
+queued per InferenceService (:mod:`.workqueue`), so one object is reconciled by one worker at a time.
 """
 
 from __future__ import annotations
@@ -30,19 +34,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kfp_model_lifecycle.local.cluster.deployments import (
+    PREDICTOR_SUFFIX,
+    PredictorDeployment,
+    Rollout,
+    predictor_deployment_name,
+)
 from kfp_model_lifecycle.local.cluster.model_process import ModelServerFailed, ModelServerProcess
 from kfp_model_lifecycle.local.cluster.revisions import (
+    TAG_ROUTING_ANNOTATION,
     Revision,
     ServiceState,
     backends,
     due_for_retirement,
     plan_traffic,
     resumed_count,
+    revision_template,
     start_retiring,
 )
 from kfp_model_lifecycle.local.cluster.router import Router
-from kfp_model_lifecycle.local.cluster.spec import deployment_mode, spec_problem
-from kfp_model_lifecycle.local.cluster.status import build_status
+from kfp_model_lifecycle.local.cluster.spec import SERVERLESS, deployment_mode, spec_problem
+from kfp_model_lifecycle.local.cluster.status import build_status, invalid_spec_status
 from kfp_model_lifecycle.local.cluster.storage import StorageError, resolve_storage_uri
 from kfp_model_lifecycle.local.cluster.store import FINALIZER, Store, now_rfc3339
 from kfp_model_lifecycle.local.cluster.workqueue import Key, WorkQueue
@@ -56,11 +68,13 @@ class Controller:
     Args:
         store: The objects (the controller subscribes to its changes).
         workdir: Where model server logs go (``<workdir>/logs``).
-        registry_url: Model Registry base URL for ``model-registry://`` storage URIs.
-        registry_token: Optional bearer token for the registry.
+        registry_url: Model Registry base URL for ``model-registry://`` storage URIs (resolved without a token, as
+            the registry's storage initializer does).
         workers: Reconciles running at once (each model load blocks one worker).
         ready_timeout: Seconds a model server may take to become ready before the revision fails.
         retire_after: Seconds a revision that lost its traffic keeps serving in-flight requests.
+        progress_deadline: RawDeployment: ``progressDeadlineSeconds`` of the predictor Deployments (KServe's
+            default is 600; short in tests).
         host: Loopback interface for routers and model servers.
     """
 
@@ -70,16 +84,16 @@ class Controller:
         workdir: Path,
         *,
         registry_url: str | None = None,
-        registry_token: str | None = None,
         workers: int = 4,
         ready_timeout: float = 120.0,
         retire_after: float = 2.0,
+        progress_deadline: float = 600.0,
         host: str = "127.0.0.1",
     ) -> None:
         self.store = store
         self.workdir = workdir
         self.registry_url = registry_url
-        self.registry_token = registry_token
+        self.progress_deadline = progress_deadline
         self.ready_timeout = ready_timeout
         self.retire_after = retire_after
         self.host = host
@@ -179,11 +193,13 @@ class Controller:
         state = state or self._new_state(key, obj)
         if state is None:
             return  # the controller is stopping
-        generation = int(meta.get("generation", 1))
-        if state.observed_generation != generation:
-            logger.info("%s/%s: reconciling generation %d", namespace, name, generation)
+        wanted = desired_fingerprint(obj)
+        if state.synced != wanted:
+            logger.info("%s/%s: reconciling generation %s", namespace, name, meta.get("generation"))
             self._sync(key, state, obj)
-            state.observed_generation = generation
+            state.synced = wanted
+        else:
+            self._progress(key, state)
         self._retire(key, state)
 
     def _current_state(self, key: Key, obj: dict[str, Any] | None) -> ServiceState | None:
@@ -200,6 +216,7 @@ class Controller:
         namespace, name = key
         router = Router(f"{namespace}/{name}", host=self.host).start()
         state = ServiceState(uid=obj["metadata"]["uid"], router=router, count=resumed_count(obj))
+        state.status = copy.deepcopy(obj.get("status") or {})
         with self._services_lock:
             if self._stopping.is_set():
                 router.stop()
@@ -215,39 +232,69 @@ class Controller:
         logger.info("%s/%s: deleted; its servers are stopped", namespace, name)
         self.store.set_finalizer(namespace, name, uid, present=False)
 
-    # -- one generation ----------------------------------------------------------------------------------------
+    # -- one change of the spec or metadata --------------------------------------------------------------------
 
     def _sync(self, key: Key, state: ServiceState, obj: dict[str, Any]) -> None:
         namespace, name = key
-        spec = obj.get("spec") or {}
-        predictor = copy.deepcopy(spec.get("predictor") or {})
-        annotations = obj["metadata"].get("annotations") or {}
-        generation = int(obj["metadata"].get("generation", 1))
+        predictor = copy.deepcopy((obj.get("spec") or {}).get("predictor") or {})
+        meta = obj["metadata"]
+        annotations = meta.get("annotations") or {}
+        mode = state.mode = state.mode or deployment_mode(annotations, (obj.get("status") or {}).get("deploymentMode"))
         state.invalid = spec_problem(name, predictor, annotations)
-        mode = deployment_mode(annotations)
         if state.invalid is not None:
             logger.info("%s/%s: invalid spec: %s", namespace, name, state.invalid.message)
-            self._write_status(key, state, build_status(state, generation, mode))
+            self._write_status(key, state, invalid_spec_status(state, state.invalid, mode))
             return
         canary = predictor.pop("canaryTrafficPercent", None)
-        template = json.dumps(predictor, sort_keys=True)
+        template = revision_template(predictor, meta)
         latest = state.latest
-        if latest is None or latest.template != template:
-            revision = state.new_revision(name, template)
-            self._write_status(key, state, build_status(state, generation, mode, loading=True), loading=True)
+        revision = state.new_revision(name, template) if latest is None or latest.template != template else None
+        if mode == SERVERLESS:
+            state.apply_ksvc(template, canary)
+        else:
+            self._apply_deployment(key, state, obj, revision or latest, template)
+        if revision is not None:
+            self._write_status(key, state, build_status(state, mode, loading=True), loading=True)
             self._load(key, revision, predictor["model"]["storageUri"])
             if revision.ready:
                 state.latest_ready = revision.name
-        self._route(key, state, mode, canary)
-        self._write_status(key, state, build_status(state, generation, mode))
+        tag_routing = str(annotations.get(TAG_ROUTING_ANNOTATION, "")).lower() == "true"
+        self._route(key, state, mode, canary, tag_routing)
+        self._write_status(key, state, build_status(state, mode))
+
+    def _apply_deployment(
+        self, key: Key, state: ServiceState, obj: dict[str, Any], revision: Revision | None, template: str
+    ) -> None:
+        """RawDeployment: create or update the predictor Deployment for ``template`` (a new ReplicaSet)."""
+        namespace, name = key
+        if state.deployment is None:
+            state.deployment = PredictorDeployment(
+                predictor_deployment_name(name), namespace, name, state.uid, progress_deadline=self.progress_deadline
+            )
+        min_replicas = ((obj.get("spec") or {}).get("predictor") or {}).get("minReplicas")
+        replicas = min_replicas if isinstance(min_replicas, int) and min_replicas > 0 else 1
+        state.deployment.apply(template, revision.name if revision else "", obj["metadata"], replicas)
+
+    def _progress(self, key: Key, state: ServiceState) -> None:
+        """RawDeployment: a stalled rollout reaches its progress deadline (``ProgressDeadlineExceeded``)."""
+        deployment = state.deployment
+        if deployment is None or state.mode == SERVERLESS or state.invalid is not None:
+            return
+        before = deployment.state
+        latest = state.latest
+        deployment.observe(
+            new_ready=bool(latest and latest.ready),
+            new_failed=bool(latest and latest.failure),
+            old_available=bool(state.traffic),
+        )
+        if deployment.state != before:
+            self._write_status(key, state, build_status(state, state.mode or SERVERLESS))
 
     def _load(self, key: Key, revision: Revision, storage_uri: str) -> None:
         """Resolve the storage and start the revision's model server; sets ``ready`` or ``failure``."""
         namespace, name = key
         try:
-            model_dir = resolve_storage_uri(
-                storage_uri, registry_url=self.registry_url, registry_token=self.registry_token
-            )
+            model_dir = resolve_storage_uri(storage_uri, registry_url=self.registry_url)
         except StorageError as exc:
             revision.failure = f"storage-initializer: {exc}"
             revision.failed_at = now_rfc3339()
@@ -275,12 +322,21 @@ class Controller:
         revision.ready = True
         logger.info("%s/%s: %s ready in %.1fs", namespace, name, revision.name, time.monotonic() - started)
 
-    def _route(self, key: Key, state: ServiceState, mode: str, canary: int | None) -> None:
+    def _route(self, key: Key, state: ServiceState, mode: str, canary: int | None, tag_routing: bool) -> None:
         """Decide the traffic, point the router at it and schedule stopping the revisions that lost theirs."""
-        state.traffic = plan_traffic(state, mode, canary)
+        state.traffic = plan_traffic(state, mode, canary, tag_routing=tag_routing)
         state.router.set_backends(backends(state))
         if start_retiring(state, self.retire_after):
             self._queue.add_after(key, self.retire_after + 0.05)
+        deployment, latest = state.deployment, state.latest
+        if mode != SERVERLESS and deployment is not None:
+            deployment.observe(
+                new_ready=bool(latest and latest.ready),
+                new_failed=bool(latest and latest.failure),
+                old_available=bool(state.traffic),
+            )
+            if deployment.state == Rollout.STALLED:
+                self._queue.add_after(key, deployment.seconds_to_deadline() + 0.05)
 
     def _retire(self, key: Key, state: ServiceState) -> None:
         """Stop the servers of revisions whose grace period after losing their traffic is over."""
@@ -306,15 +362,43 @@ class Controller:
 
     def _write_status(self, key: Key, state: ServiceState, status: dict[str, Any], *, loading: bool = False) -> None:
         namespace, name = key
+        state.status = status
         written = self.store.write_status(namespace, name, state.uid, status)
         if written is not None and not loading:
             ready = status["conditions"][-1]
             logger.info(
-                "%s/%s: generation %s %s (Ready=%s%s)",
+                "%s/%s: %s (Ready=%s%s)",
                 namespace,
                 name,
-                status["observedGeneration"],
                 status["modelStatus"]["transitionStatus"],
                 ready["status"],
                 f", {ready.get('reason')}" if ready.get("reason") else "",
             )
+
+    def reconciled(self, obj: dict[str, Any]) -> bool:
+        """Whether the controller is done with this object's current spec, labels and annotations (tests, demos).
+
+        Not something a client can see on a cluster: ``status.observedGeneration`` is the Knative Service's or the
+        Deployment's, and an ``InvalidSpec`` does not update it.
+        """
+        meta = obj.get("metadata") or {}
+        with self._services_lock:
+            state = self._services.get((meta.get("namespace"), meta.get("name")))
+            return state is not None and state.uid == meta.get("uid") and state.synced == desired_fingerprint(obj)
+
+    # -- what the API server reads -----------------------------------------------------------------------------
+
+    def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The predictor Deployment ``name`` (``<isvc>-predictor``) of a RawDeployment InferenceService, or None."""
+        if not name.endswith(PREDICTOR_SUFFIX):
+            return None
+        with self._services_lock:
+            state = self._services.get((namespace, name[: -len(PREDICTOR_SUFFIX)]))
+            deployment = state.deployment if state is not None and state.mode != SERVERLESS else None
+            return deployment.to_object() if deployment is not None else None
+
+
+def desired_fingerprint(obj: dict[str, Any]) -> str:
+    """What the controller reconciles: the spec, labels and annotations (not status, finalizers, versions)."""
+    meta = obj.get("metadata") or {}
+    return json.dumps([obj.get("spec"), meta.get("labels"), meta.get("annotations")], sort_keys=True)

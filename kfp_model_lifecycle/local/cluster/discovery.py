@@ -1,8 +1,8 @@
 """The discovery documents of the local API server: version, API groups and resources, OpenAPI v3.
 
 Just enough for the ``kubernetes`` client and ``kubectl`` (``get``, ``apply``, ``describe``, ``delete``) to find
-InferenceServices. The OpenAPI schema is permissive (the real CRD schema is not bundled): unknown fields are
-kept, as with ``fieldValidation=Ignore``.
+InferenceServices (and ``get`` the predictor Deployments of RawDeployment ones). The OpenAPI schema is permissive
+(the real CRD schema is not bundled): unknown fields are kept, as with ``fieldValidation=Ignore``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ CORE_VERSIONS: dict[str, Any] = {"kind": "APIVersions", "versions": ["v1"], "ser
 _GROUP_VERSION = {"groupVersion": API_VERSION, "version": VERSION}
 _GROUP = {"name": GROUP, "versions": [_GROUP_VERSION], "preferredVersion": _GROUP_VERSION}
 
-API_GROUP_LIST: dict[str, Any] = {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_GROUP]}
+_APPS_VERSION = {"groupVersion": "apps/v1", "version": "v1"}
+_APPS = {"name": "apps", "versions": [_APPS_VERSION], "preferredVersion": _APPS_VERSION}
+
+API_GROUP_LIST: dict[str, Any] = {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_APPS, _GROUP]}
 """``GET /apis``."""
 
 API_GROUP: dict[str, Any] = {"kind": "APIGroup", "apiVersion": "v1", **_GROUP}
@@ -49,6 +52,17 @@ API_RESOURCES: dict[str, Any] = {
     ],
 }  # fmt: skip
 """``GET /apis/serving.kserve.io/v1beta1``."""
+
+APPS_RESOURCES: dict[str, Any] = {
+    "kind": "APIResourceList",
+    "apiVersion": "v1",
+    "groupVersion": "apps/v1",
+    "resources": [
+        {"name": "deployments", "singularName": "deployment", "namespaced": True, "kind": "Deployment",
+         "verbs": ["get"], "shortNames": ["deploy"], "categories": ["all"]},
+    ],
+}  # fmt: skip
+"""``GET /apis/apps/v1``: the predictor Deployments of RawDeployment InferenceServices (read only)."""
 
 OPENAPI_INDEX: dict[str, Any] = {
     "paths": {f"apis/{GROUP}/{VERSION}": {"serverRelativeURL": f"/openapi/v3/apis/{GROUP}/{VERSION}?hash=kml"}}

@@ -22,7 +22,30 @@ from typing import IO
 from kfp_model_lifecycle.local.cluster.model_server import FAILURE_REASONS
 from kfp_model_lifecycle.local.registry.server import free_port
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_ROOT = Path(__file__).resolve().parents[3]
+"""The folder that contains the ``kfp_model_lifecycle`` package (put on the model server's ``PYTHONPATH``)."""
+SECRET_VARIABLES = frozenset({"KML_REGISTRY_TOKEN", "KUBECONFIG"})
+SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+"""A model server is the user's pod: it gets none of the caller's credentials (registry token, kubeconfig...)."""
+
+
+def model_server_environment(parent: dict[str, str]) -> dict[str, str]:
+    """The environment of a model server process: the caller's, without credentials, with the package importable.
+
+    Args:
+        parent: The caller's environment.
+
+    Returns:
+        The environment for the model server.
+    """
+    env = {
+        key: value
+        for key, value in parent.items()
+        if key not in SECRET_VARIABLES and not any(marker in key.upper() for marker in SECRET_MARKERS)
+    }
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), parent.get("PYTHONPATH")]))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
 
 
 class ModelServerFailed(RuntimeError):
@@ -74,9 +97,7 @@ class ModelServerProcess:
         cmd = [sys.executable, "-m", "kfp_model_lifecycle.local.cluster.model_server"]
         cmd += ["--model-dir", str(self.model_dir), "--model-name", self.model_name]
         cmd += ["--http-port", str(self.port), "--parent-pid", str(os.getpid())]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-        env.setdefault("PYTHONUNBUFFERED", "1")
+        env = model_server_environment(dict(os.environ))
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         # A session of its own: Ctrl-C in a terminal reaches the cluster, which stops its servers in order.

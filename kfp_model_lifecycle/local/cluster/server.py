@@ -23,6 +23,7 @@ import yaml
 
 from kfp_model_lifecycle.local.cluster.api import DEFAULT_FORBIDDEN, DEFAULT_NAMESPACE, DEFAULT_USER, ApiServer
 from kfp_model_lifecycle.local.cluster.controller import Controller
+from kfp_model_lifecycle.local.cluster.registry_controller import RegistryController
 from kfp_model_lifecycle.local.cluster.store import Store
 from kfp_model_lifecycle.local.registry.server import free_port
 
@@ -78,8 +79,10 @@ class LocalCluster:
     Args:
         workdir: Directory for the kubeconfig and the model server logs; None uses a temporary directory
             removed on stop.
-        registry_url: Model Registry base URL (``http://127.0.0.1:PORT``) for ``model-registry://`` URIs.
-        registry_token: Bearer token for that registry, if it requires one.
+        registry_url: Model Registry base URL (``http://127.0.0.1:PORT``) for ``model-registry://`` URIs (resolved
+            without a token, as the registry's storage initializer does) and for the registry's InferenceService
+            controller, which the stand-in then runs too (:mod:`.registry_controller`).
+        registry_token: Bearer token of that InferenceService controller, if the registry requires one.
         forbidden: (verb, resource) pairs answered 403 Forbidden, e.g. ``{("patch", "inferenceservices")}``;
             by default writes of ``inferenceservices/status`` (as a pipeline's service account).
         user: The user named in 403 messages.
@@ -90,6 +93,8 @@ class LocalCluster:
         kubeconfig_path: Where to write the kubeconfig; default ``<workdir>/kubeconfig``.
         ready_timeout: Seconds a model server may take to load its model.
         retire_after: Seconds a revision that lost its traffic keeps running (in-flight requests).
+        progress_deadline: RawDeployment: seconds a new ReplicaSet may take to become available before its
+            Deployment reports ``ProgressDeadlineExceeded`` (``progressDeadlineSeconds``; KServe's default 600).
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class LocalCluster:
         kubeconfig_path: str | Path | None = None,
         ready_timeout: float = 120.0,
         retire_after: float = 2.0,
+        progress_deadline: float = 600.0,
     ) -> None:
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
@@ -119,15 +125,20 @@ class LocalCluster:
         self.token = token
         self.kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path else self.workdir / "kubeconfig"
         self.store = Store()
-        self.api = ApiServer(self.store, token=token, forbidden=forbidden, user=user)
         self.controller = Controller(
             self.store,
             self.workdir,
             registry_url=registry_url,
-            registry_token=registry_token,
             ready_timeout=ready_timeout,
             retire_after=retire_after,
+            progress_deadline=progress_deadline,
             host=host,
+        )
+        self.registry_controller = (
+            RegistryController(self.store, registry_url, registry_token) if registry_url else None
+        )
+        self.api = ApiServer(
+            self.store, token=token, forbidden=forbidden, user=user, deployments=self.controller.deployment
         )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -164,6 +175,8 @@ class LocalCluster:
         try:
             self._wait_until_ready(timeout)
             self.controller.start()
+            if self.registry_controller is not None:
+                self.registry_controller.start()
             write_kubeconfig(self.kubeconfig_path, self.api_url, namespace=self.namespace, token=self.token)
         except BaseException:
             self.stop()
@@ -195,6 +208,8 @@ class LocalCluster:
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the controller (every model server and router), then the API server; remove a temporary workdir."""
         if self._started:
+            if self.registry_controller is not None:
+                self.registry_controller.stop()
             self.controller.stop(timeout)
         self.api.closing.set()
         if self._server is not None:
@@ -232,6 +247,10 @@ class LocalCluster:
         from kubernetes import config
 
         return config.new_client_from_config(config_file=str(self.kubeconfig_path))
+
+    def reconciled(self, obj: dict[str, Any]) -> bool:
+        """Whether the controller is done with this object's current spec (for tests; see ``Controller.reconciled``)."""
+        return self.controller.reconciled(obj)
 
     def server_pids(self) -> list[int]:
         """Process ids of the model servers now running."""

@@ -1,7 +1,8 @@
 """What the local controller serves of an InferenceService spec: model formats, protocols, deployment modes.
 
 :func:`spec_problem` says why a spec cannot be served (status ``transitionStatus: InvalidSpec``), in the reason
-and wording KServe uses; :func:`deployment_mode` reads the ``serving.kserve.io/deploymentMode`` annotation.
+and wording KServe uses; :func:`deployment_mode` reads the mode from the status or the
+``serving.kserve.io/deploymentMode`` annotation (``Serverless``/``Knative``, ``RawDeployment``/``Standard``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 SERVERLESS = "Serverless"
 RAW = "RawDeployment"
 DEPLOYMENT_MODES = {"Serverless": SERVERLESS, "Knative": SERVERLESS, "RawDeployment": RAW, "Standard": RAW}
+STATUS_MODE_NAMES = {SERVERLESS: "Knative", RAW: "Standard"}
 SUPPORTED_FORMATS = ("sklearn",)
 SUPPORTED_PROTOCOLS = ("v1", "v2")
 
@@ -34,9 +36,27 @@ class SpecProblem:
     time: str = field(default_factory=now_rfc3339)
 
 
-def deployment_mode(annotations: dict[str, Any]) -> str:
-    """The deployment mode (:data:`SERVERLESS` or :data:`RAW`) the annotations ask for (Serverless by default)."""
+def deployment_mode(annotations: dict[str, Any], status_mode: str | None = None) -> str:
+    """The deployment mode (:data:`SERVERLESS` or :data:`RAW`) of an InferenceService.
+
+    As KServe's ``GetDeploymentMode``: the mode recorded in ``status.deploymentMode`` wins (an existing
+    InferenceService cannot switch), then the annotation, then the default (Serverless).
+
+    Args:
+        annotations: ``metadata.annotations``.
+        status_mode: ``status.deploymentMode``, if the controller recorded one.
+
+    Returns:
+        :data:`SERVERLESS` or :data:`RAW`.
+    """
+    if status_mode in DEPLOYMENT_MODES:
+        return DEPLOYMENT_MODES[status_mode]
     return DEPLOYMENT_MODES.get(annotations.get(DEPLOYMENT_MODE_ANNOTATION, SERVERLESS), SERVERLESS)
+
+
+def status_mode_name(mode: str) -> str:
+    """The name current KServe writes into ``status.deploymentMode``: ``Knative`` or ``Standard``."""
+    return STATUS_MODE_NAMES[mode]
 
 
 def _model_problem(name: str, model: Any) -> SpecProblem | None:

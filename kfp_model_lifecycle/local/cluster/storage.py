@@ -3,11 +3,15 @@
 Supported:
 
 - a local absolute path or ``file://`` URI (a directory or a model file);
-- ``model-registry://<model>[/<version>]`` (also ``model-registry://<host:port>/<model>/<version>``, and a
-  ``?namespace=`` query, which is ignored): looked up in the Kubeflow Model Registry REST API v1 like KServe's
-  model-registry storage initializer does (registered model by name -> the version, or the newest LIVE one ->
-  its model artifact's ``uri``), then that URI is resolved again (it must be a local path or ``file://``: the
-  example pipeline registers local paths when it runs locally).
+- ``model-registry://...``, resolved exactly as the Model Registry's storage initializer does
+  (kubeflow/model-registry ``cmd/csi``, ``modelregistry_provider.go``): the query is stripped, the rest split on
+  ``/`` into at most three parts; ``<model>``, ``<model>/<version>``, ``<host:port>/<model>/<version>`` and, when
+  the first part is the registry's own address, ``<host:port>/<model>``. Names are taken literally (no
+  URL-decoding: ``Breast%20Cancer`` is not ``Breast Cancer``); without a version the newest version **by id** is
+  taken, ARCHIVED ones included; the version's newest artifact must be a model-artifact (a doc-artifact or
+  metric linked after it makes the initializer fail with "no model artifact found"); no token is sent. The
+  artifact's URI is then resolved again (it must be a local path or ``file://`` here). A ``?namespace=`` query
+  would pick another registry service on a cluster; the stand-in has one registry and uses it.
 
 Other schemes (``s3://``, ``gs://``, ``pvc://``, ``hf://``, ``oci://``, ``https://``) are not downloaded: the
 stand-in has no network; copy the model to a local directory and use its path.
@@ -23,22 +27,21 @@ from pathlib import Path
 from typing import Any
 
 REGISTRY_SCHEME = "model-registry"
+REGISTRY_PREFIX = "model-registry://"
 REGISTRY_API = "/api/model_registry/v1"
+MODEL_ARTIFACT = "model-artifact"
 
 
 class StorageError(RuntimeError):
     """The storageUri cannot be resolved to local model files (the message names the fix)."""
 
 
-def resolve_storage_uri(
-    uri: str, *, registry_url: str | None = None, registry_token: str | None = None, timeout: float = 10.0
-) -> Path:
+def resolve_storage_uri(uri: str, *, registry_url: str | None = None, timeout: float = 10.0) -> Path:
     """Resolve ``uri`` to an existing local directory or file.
 
     Args:
         uri: The InferenceService's ``spec.predictor.model.storageUri``.
         registry_url: Base URL of the Model Registry (``http://127.0.0.1:8080``), for ``model-registry://``.
-        registry_token: Optional bearer token for the registry.
         timeout: Seconds per registry request.
 
     Returns:
@@ -47,10 +50,9 @@ def resolve_storage_uri(
     Raises:
         StorageError: when the URI cannot be resolved, with the reason and what to do.
     """
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme == REGISTRY_SCHEME:
-        artifact_uri = _from_registry(parsed, registry_url, registry_token, timeout)
-        if urllib.parse.urlparse(artifact_uri).scheme == REGISTRY_SCHEME:
+    if uri.startswith(REGISTRY_PREFIX):
+        artifact_uri = artifact_uri_from_registry(uri, registry_url=registry_url, timeout=timeout)
+        if artifact_uri.startswith(REGISTRY_PREFIX):
             raise StorageError(f"{uri} points to the model artifact URI {artifact_uri}, another model-registry:// URI")
         try:
             return _local(artifact_uri)
@@ -79,13 +81,12 @@ def _local(uri: str) -> Path:
     return path
 
 
-def _get(base: str, path: str, params: dict[str, str], token: str | None, timeout: float) -> dict[str, Any] | None:
+def _get(base: str, path: str, params: dict[str, str], timeout: float) -> dict[str, Any] | None:
+    """One GET without credentials, as the storage initializer sends it; None for 404."""
     url = f"{base}{REGISTRY_API}{path}"
     if params:
         url += "?" + urllib.parse.urlencode(params)
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - http(s) only
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - checked scheme
             return json.loads(response.read())
@@ -94,55 +95,99 @@ def _get(base: str, path: str, params: dict[str, str], token: str | None, timeou
             return None
         detail = exc.read()[:300]
         raise StorageError(f"the Model Registry at {base} answered {exc.code} to GET {path}: {detail!r}") from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         raise StorageError(f"the Model Registry at {base} is unreachable ({exc}); is it running?") from None
 
 
-def _from_registry(
-    parsed: urllib.parse.ParseResult, registry_url: str | None, token: str | None, timeout: float
-) -> str:
-    """The model artifact URI of ``model-registry://[host:port/]<model>[/<version>]``."""
-    uri = parsed.geturl()
-    parts = [urllib.parse.unquote(p) for p in [parsed.netloc, *parsed.path.split("/")] if p]
-    if len(parts) == 3:
-        base: str | None = f"http://{parts[0]}"
-        model, version = parts[1], parts[2]
-    elif len(parts) in (1, 2):
-        base = registry_url
-        model, version = parts[0], (parts[1] if len(parts) == 2 else None)
-    else:
-        raise StorageError(f"{uri}: expected model-registry://<model>[/<version>] or model-registry://<host:port>/...")
+def parse_registry_uri(uri: str, registry_url: str | None) -> tuple[str | None, str, str | None]:
+    """Split a ``model-registry://`` URI as the upstream initializer does.
+
+    Args:
+        uri: The URI.
+        registry_url: The registry the stand-in knows (its ``host:port`` is "the configured host").
+
+    Returns:
+        ``(base URL or None for the configured registry, model name, version name or None for the newest)``.
+
+    Raises:
+        StorageError: For an empty model name.
+    """
+    own_host = urllib.parse.urlsplit(registry_url or "").netloc
+    path = uri[len(REGISTRY_PREFIX) :].split("?", 1)[0]
+    tokens = path.split("/", 2)
+    base: str | None = None
+    if len(tokens) == 3:  # the initializer uses the first part as the registry host
+        base, tokens = f"http://{tokens[0]}", tokens[1:]
+    elif len(tokens) == 2 and own_host and tokens[0] == own_host:
+        tokens = tokens[1:]
+    model = tokens[0]
+    version = tokens[1] if len(tokens) == 2 else None
+    if not model:
+        raise StorageError(f"{uri}: invalid model registry URI, use model-registry://<model>[/<version>]")
+    return base, model, version
+
+
+def artifact_uri_from_registry(uri: str, *, registry_url: str | None, timeout: float = 10.0) -> str:
+    """The model artifact URI a ``model-registry://`` URI stands for (see the module docstring).
+
+    Args:
+        uri: The ``model-registry://`` URI.
+        registry_url: The registry the stand-in knows.
+        timeout: Seconds per request.
+
+    Returns:
+        The URI of the version's newest artifact, which must be a model-artifact.
+
+    Raises:
+        StorageError: Naming what is missing.
+    """
+    host_base, model, version = parse_registry_uri(uri, registry_url)
+    base = (host_base or registry_url or "").rstrip("/")
     if not base:
         raise StorageError(
             f"{uri}: the local cluster has no Model Registry URL; start it with LocalCluster(registry_url=...) "
             "or `kml cluster up --registry-url http://127.0.0.1:PORT`"
         )
-    base = base.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        base = "http://" + base
-    registered = _get(base, "/registered_model", {"name": model}, token, timeout)
+    registered = _get(base, "/registered_model", {"name": model}, timeout)
     if registered is None:
         raise StorageError(f"{uri}: no registered model named {model!r} in the Model Registry at {base}")
+    found = _version(base, uri, registered, model, version, timeout)
+    listing = _get(
+        base,
+        f"/model_versions/{found['id']}/artifacts",
+        {"orderBy": "CREATE_TIME", "sortOrder": "DESC"},
+        timeout,
+    )
+    items = sorted(
+        (listing or {}).get("items") or [],
+        key=lambda a: (int(a.get("createTimeSinceEpoch") or 0), int(a.get("id") or 0)),
+        reverse=True,
+    )
+    if not items:
+        raise StorageError(f"{uri}: no artifacts associated to model version {found['id']}")
+    newest = items[0]
+    if newest.get("artifactType") != MODEL_ARTIFACT:
+        raise StorageError(
+            f"{uri}: no model artifact found for model version {found['id']}: its newest artifact is a"
+            f" {newest.get('artifactType')} ({newest.get('name')!r}), and the registry's storage initializer reads"
+            " only the newest one"
+        )
+    if not newest.get("uri"):
+        raise StorageError(f"{uri}: model artifact {newest.get('id')} has an empty URI")
+    return str(newest["uri"])
+
+
+def _version(
+    base: str, uri: str, registered: dict[str, Any], model: str, version: str | None, timeout: float
+) -> dict[str, Any]:
+    """The named version, or the newest by id (ARCHIVED ones included)."""
     if version is not None:
-        found = _get(base, "/model_version", {"name": version, "parentResourceId": registered["id"]}, token, timeout)
+        found = _get(base, "/model_version", {"name": version, "parentResourceId": registered["id"]}, timeout)
         if found is None:
             raise StorageError(f"{uri}: model {model!r} has no version {version!r} in the Model Registry at {base}")
-    else:
-        listing = _get(
-            base,
-            f"/registered_models/{registered['id']}/versions",
-            {"orderBy": "CREATE_TIME", "sortOrder": "DESC"},
-            token,
-            timeout,
-        )
-        live = [v for v in (listing or {}).get("items", []) if v.get("state", "LIVE") != "ARCHIVED"]
-        if not live:
-            raise StorageError(f"{uri}: model {model!r} has no live version in the Model Registry at {base}")
-        found = live[0]
-    artifacts = _get(base, f"/model_versions/{found['id']}/artifacts", {}, token, timeout) or {}
-    models = [a for a in artifacts.get("items", []) if a.get("artifactType") == "model-artifact" and a.get("uri")]
-    if not models:
-        raise StorageError(
-            f"{uri}: version {found.get('name')!r} of {model!r} has no model artifact with a uri in the Model Registry"
-        )
-    return str(models[-1]["uri"])
+        return found
+    listing = _get(base, f"/registered_models/{registered['id']}/versions", {"sortOrder": "DESC"}, timeout)
+    versions = sorted((listing or {}).get("items") or [], key=lambda v: int(v.get("id") or 0), reverse=True)
+    if not versions:
+        raise StorageError(f"{uri}: no versions associated to registered model {model!r}")
+    return versions[0]

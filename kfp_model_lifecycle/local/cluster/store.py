@@ -44,7 +44,11 @@ DEFAULT_FORBIDDEN: frozenset[tuple[str, str]] = frozenset(
     {("update", f"{PLURAL}/status"), ("patch", f"{PLURAL}/status")}
 )
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
-RESOURCES = (PLURAL, f"{PLURAL}/status")
+DEPLOYMENTS = "deployments"
+APPS_GROUP = "apps"
+RESOURCES = (PLURAL, f"{PLURAL}/status", DEPLOYMENTS)
+RESOURCE_GROUPS = {PLURAL: GROUP, f"{PLURAL}/status": GROUP, DEPLOYMENTS: APPS_GROUP}
+"""Resources the stand-in authorizes (``--forbid VERB:RESOURCE``) and their API groups."""
 # Metadata only the server sets: kept from the stored object on every update.
 SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
 
