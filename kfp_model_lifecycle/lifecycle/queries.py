@@ -345,6 +345,7 @@ def search_models(
     Args:
         conn: A registry connection.
         query: A filterQuery with lifecycle helpers (see ``translate_search_query``); "" matches everything.
+            ``stage`` tests include the versions that never moved (no ``kml_stage``: ``development``).
         model: Only versions of this registered model.
         models_only: Search registered models instead of versions (the query applies to model properties, e.g.
             ``kml_requires_approval = true`` or ``name LIKE "iris%"``; no helpers).
