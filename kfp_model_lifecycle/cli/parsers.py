@@ -235,7 +235,8 @@ def _add_query_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="find versions by criteria",
         description=(
             "Find model versions with the registry's filterQuery, e.g. 'accuracy > 0.9 AND stage = \"production\"'."
-            ' Helpers: stage = "..." (or IN), approval = "approved", alias = "champion" (or IN). Other names are'
+            ' Helpers: stage = "..." (or IN; versions that never moved are "development"), approval = "approved",'
+            ' alias = "champion" (or IN). Other names are'
             " version fields (name, author, state...) or properties (metrics like accuracy, kfp_run_id...)."
         ),
     )
@@ -417,7 +418,10 @@ def connection_options() -> argparse.ArgumentParser:
         "--db",
         default="",
         metavar="FILE",
-        help="use an embedded registry on this SQLite file instead of a URL (started for the command)",
+        help=(
+            "use an embedded registry on this SQLite file instead of a URL (started for the command); the file must"
+            " exist, except for `register`, which creates it"
+        ),
     )
     group.add_argument(
         "--token-file",
