@@ -44,11 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_registry_commands(commands: Any) -> None:
-    """Add ``kml registry serve``.
+    """Add ``kml registry serve`` (its options are in :mod:`kfp_model_lifecycle.local.registry.arguments`).
 
     Args:
         commands: The ``add_subparsers()`` object of ``kml``.
     """
+    # Standard library only, like this module: the registry package imports its server lazily.
+    from kfp_model_lifecycle.local.registry.arguments import add_serve_arguments
+
     registry = commands.add_parser(
         "registry", help="the embedded Kubeflow Model Registry", description="Run the embedded Model Registry."
     )
@@ -62,27 +65,8 @@ def add_registry_commands(commands: Any) -> None:
             "is_secure=False). Stop with Ctrl-C; stopping and starting again on the same file loses nothing."
         ),
     )
-    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s, loopback only)")
-    serve.add_argument("--port", type=int, default=8080, help="TCP port (default: %(default)s)")
-    serve.add_argument(
-        "--db", default="registry.db", help="SQLite database file, created if missing (default: %(default)s)"
-    )
-    serve.add_argument(
-        "--token",
-        default=None,
-        help=(
-            "require 'Authorization: Bearer TOKEN' on every request"
-            " (or set KML_REGISTRY_TOKEN, which keeps it out of `ps`)"
-        ),
-    )
-    serve.add_argument(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="log level; debug logs one line per request (default: %(default)s)",
-    )
-    serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)  # an inherited listening socket
-    serve.set_defaults(handler="kfp_model_lifecycle.cli.tooling:registry_serve")
+    add_serve_arguments(serve)
+    serve.set_defaults(handler="kfp_model_lifecycle.local.registry.command:serve_command")
 
 
 def add_compile_command(commands: Any) -> None:

@@ -30,24 +30,12 @@ def _local_module(name: str) -> ModuleType:
 
 
 def registry_serve(args: argparse.Namespace) -> int:
-    """``kml registry serve``: run the embedded Model Registry until interrupted."""
-    server = _local_module("kfp_model_lifecycle.local.registry.server")
-    token = args.token or os.environ.get(REGISTRY_TOKEN_ENV) or None
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(name)s %(message)s")
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not token:
-        print(
-            f"warning: serving on {args.host} without --token:"
-            " anyone who can reach this address can change the registry",
-            file=sys.stderr,
-        )
-    print(
-        f"Model Registry (REST API v1) on http://{args.host}:{args.port}/api/model_registry/v1"
-        f" - database {args.db}{' - bearer token required' if token else ''}",
-        file=sys.stderr,
-        flush=True,
-    )
-    server.serve(args.host, args.port, args.db, token=token, log_level=args.log_level, fd=args.fd)
-    return 0
+    """``kml registry serve``: run the embedded Model Registry until interrupted.
+
+    ``kml`` calls :func:`kfp_model_lifecycle.local.registry.command.serve_command` directly (this module imports
+    KFP, which the registry does not need); this name stays for callers of the old handler.
+    """
+    return int(_local_module("kfp_model_lifecycle.local.registry.command").serve_command(args))
 
 
 def compile_command(args: argparse.Namespace) -> int:

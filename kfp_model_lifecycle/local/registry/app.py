@@ -1,7 +1,7 @@
 """The Model Registry REST API v1 (all 40 operations) as a Starlette application over :class:`.store.Store`.
 
-This module routes: each path of the API to the handler of each method (:mod:`.handlers`), behind the bearer
-token check (:mod:`.middleware`), with the registry's error bodies (:mod:`.errors`,
+This module routes: each path of the API to the handler of each method (:mod:`.handlers`), behind the access
+policy and body limit (:mod:`.middleware`), with the registry's error bodies (:mod:`.errors`,
 ``{"code": "<HTTP status text>", "message": "..."}``).
 """
 
@@ -19,7 +19,7 @@ from starlette.routing import Route
 from kfp_model_lifecycle.local.registry.conventions import BASE_PATH
 from kfp_model_lifecycle.local.registry.errors import EXCEPTION_HANDLERS
 from kfp_model_lifecycle.local.registry.handlers import RegistryApi
-from kfp_model_lifecycle.local.registry.middleware import AuthAndLog
+from kfp_model_lifecycle.local.registry.middleware import AccessPolicy, AuthAndLog
 from kfp_model_lifecycle.local.registry.store import Store
 
 __all__ = ["BASE_PATH", "build_app", "routes"]
@@ -87,17 +87,23 @@ def _dispatch(methods: dict[str, Handler]) -> Handler:
     return endpoint
 
 
-def build_app(store: Store, *, token: str | None = None) -> Starlette:
+def build_app(
+    store: Store, *, token: str | None = None, policy: AccessPolicy | None = None, patch_window: float = 0.0
+) -> Starlette:
     """The ASGI application serving the registry API over ``store``.
 
     Args:
         store: The database.
-        token: When set, every request must carry ``Authorization: Bearer <token>`` (else 401).
+        token: When set, every request must carry ``Authorization: Bearer <token>`` (else 401); ignored when
+            ``policy`` is given.
+        policy: Who may call and how big a body may be (default: ``token`` only, 1 MiB bodies).
+        patch_window: Seconds between an update's read and its write (see :class:`.handlers.RegistryApi`).
 
     Returns:
         A Starlette application.
     """
-    api = RegistryApi(store)
+    policy = policy or AccessPolicy(token=token)
+    api = RegistryApi(store, patch_window=patch_window)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -107,6 +113,6 @@ def build_app(store: Store, *, token: str | None = None) -> Starlette:
     return Starlette(
         routes=routes(api),
         lifespan=lifespan,
-        middleware=[Middleware(AuthAndLog, token=token)],
+        middleware=[Middleware(AuthAndLog, policy=policy)],
         exception_handlers=EXCEPTION_HANDLERS,
     )

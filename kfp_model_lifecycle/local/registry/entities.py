@@ -2,7 +2,8 @@
 
 The wire format is the one the official client expects: the generated ``mr_openapi`` models of
 ``model-registry==0.3.18`` define and validate every request body here (unknown fields, wrong types,
-bad enum values), so the embedded server accepts exactly what the client sends.
+bad enum values), so the embedded server accepts exactly what the client sends; custom property values are
+checked by :mod:`.metadata` as the real server stores them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from mr_openapi import models as m
 
 from kfp_model_lifecycle.local.registry.errors import ApiError, bad_request
 from kfp_model_lifecycle.local.registry.filter_query import Field
+from kfp_model_lifecycle.local.registry.metadata import validate_metadata_value
 
 # Fields every entity stores in its own columns (the rest go into the JSON ``fields`` column).
 BASE_FIELDS = ("id", "name", "externalId", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch", "customProperties")
@@ -187,41 +189,4 @@ def validate_body(
     data = obj.model_dump(by_alias=True, exclude_none=True, mode="json")
     if props is not None:
         data["customProperties"] = {name: validate_metadata_value(name, value) for name, value in props.items()}
-    return data
-
-
-_METADATA_TYPES: dict[str, type[pydantic.BaseModel]] = {
-    "MetadataIntValue": m.MetadataIntValue,
-    "MetadataDoubleValue": m.MetadataDoubleValue,
-    "MetadataStringValue": m.MetadataStringValue,
-    "MetadataBoolValue": m.MetadataBoolValue,
-    "MetadataStructValue": m.MetadataStructValue,
-    "MetadataProtoValue": m.MetadataProtoValue,
-}
-
-
-def validate_metadata_value(name: str, value: Any) -> dict[str, Any]:
-    """Validate one custom property value (a ``MetadataValue`` tagged by ``metadataType``)."""
-    if not isinstance(value, dict):
-        raise bad_request(f"customProperties.{name}: expected an object with metadataType")
-    kind = value.get("metadataType")
-    model = _METADATA_TYPES.get(kind) if isinstance(kind, str) else None
-    if model is None:
-        allowed = ", ".join(_METADATA_TYPES)
-        raise bad_request(f"customProperties.{name}: invalid metadataType {kind!r}, expected one of {allowed}")
-    allowed_keys = {f.alias or n for n, f in model.model_fields.items()}
-    for key in value:
-        if key not in allowed_keys:
-            raise bad_request(f'customProperties.{name}: json: unknown field "{key}"')
-    try:
-        obj = model.model_validate(value)
-    except pydantic.ValidationError as exc:
-        _, message = _describe_validation_error(exc)
-        raise bad_request(f"customProperties.{name}: {message}") from None
-    data = obj.model_dump(by_alias=True, exclude_none=True, mode="json")
-    if kind == "MetadataIntValue":
-        try:
-            data["int_value"] = str(int(data["int_value"]))
-        except ValueError:
-            raise bad_request(f"customProperties.{name}: int_value must be an integer string") from None
     return data

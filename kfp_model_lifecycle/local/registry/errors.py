@@ -21,6 +21,10 @@ from kfp_model_lifecycle.local.registry.conventions import BASE_PATH
 logger = logging.getLogger("kfp_model_lifecycle.local.registry")
 
 
+class RegistryDatabaseError(ValueError):
+    """The registry database cannot be used: the path is a directory, not a SQLite file, or cannot be opened."""
+
+
 class ApiError(Exception):
     """An error answered to the client as ``{"code": <status text>, "message": ...}``."""
 
@@ -43,6 +47,15 @@ def not_found(message: str) -> ApiError:
 def conflict(message: str) -> ApiError:
     """409 Conflict."""
     return ApiError(409, message)
+
+
+def payload_too_large(limit: int) -> ApiError:
+    """413 Request Entity Too Large, naming the limit."""
+    return ApiError(
+        413,
+        f"request body larger than {limit:,} bytes: the embedded registry refuses bodies over this limit"
+        " (kml registry serve --max-body-bytes); keep large content out of the registry and store a URI instead",
+    )
 
 
 def error_response(status: int, message: str) -> JSONResponse:

@@ -27,7 +27,7 @@ from kfp_model_lifecycle.local.registry.filter_parser import (
     parse,
 )
 
-__all__ = ["FIELD_KINDS", "Field", "FilterQueryError", "compile_filter"]
+__all__ = ["FIELD_KINDS", "Field", "FilterQueryError", "PropertyTerm", "compile_filter", "required_property_terms"]
 
 #: The value kinds an entity :class:`Field` may have.
 FIELD_KINDS: frozenset[str] = frozenset({"str", "int", "float", "id", "bool"})
@@ -208,22 +208,22 @@ def _custom_values(cmp: Comparison, column: str) -> list[object]:
     return [_as_bool(cmp, lit) for lit in cmp.values]
 
 
-def _inferred_custom(cmp: Comparison) -> tuple[str, list[object]]:
+def _inferred_custom(cmp: Comparison, alias: str) -> tuple[str, list[object]]:
     """A custom property comparison without a type suffix: the column follows from the literals."""
     op = cmp.op
     kinds = {lit.kind for lit in cmp.values}
     if kinds == {"str"}:
-        return _condition("p.string_value", op, len(cmp.values)), [lit.value for lit in cmp.values]
+        return _condition(f"{alias}.string_value", op, len(cmp.values)), [lit.value for lit in cmp.values]
     if kinds == {"bool"}:
         _check_bool_op(cmp)
-        return _condition("p.bool_value", op, len(cmp.values)), [int(bool(lit.value)) for lit in cmp.values]
+        return _condition(f"{alias}.bool_value", op, len(cmp.values)), [int(bool(lit.value)) for lit in cmp.values]
     if kinds <= {"int", "float"}:
         # A float literal can only match a double property; an int literal matches int or double properties.
         ints: list[object] = [lit.value for lit in cmp.values if lit.kind == "int"]
         doubles: list[object] = [float(lit.value) for lit in cmp.values]
-        cond = _condition("p.double_value", op, len(doubles))
+        cond = _condition(f"{alias}.double_value", op, len(doubles))
         if ints:
-            cond = f"({_condition('p.int_value', op, len(ints))} OR {cond})"
+            cond = f"({_condition(f'{alias}.int_value', op, len(ints))} OR {cond})"
         return cond, ints + doubles
     raise FilterQueryError(
         f"IN list for {cmp.ref_text!r} {at(cmp.pos)} mixes value types ({', '.join(sorted(kinds))});"
@@ -231,18 +231,24 @@ def _inferred_custom(cmp: Comparison) -> tuple[str, list[object]]:
     )
 
 
-def _compile_custom(cmp: Comparison) -> tuple[str, list[object]]:
+def _custom_condition(cmp: Comparison, alias: str = "p") -> tuple[str, list[object]]:
+    """The condition a custom property row ``alias`` must meet (its ``name`` aside), with its values."""
     op = cmp.op
     if op in ("LIKE", "ILIKE"):
         if cmp.suffix not in (None, "string_value"):
             raise FilterQueryError(f"{op} {at(cmp.pos)} can only be applied to string values, not .{cmp.suffix}")
-        cond = _condition("p.string_value", op, 1)
+        cond = _condition(f"{alias}.string_value", op, 1)
         values: list[object] = [_pattern_param(op, cmp.values[0].value)]  # type: ignore[arg-type]
     elif cmp.suffix is not None:
         values = _custom_values(cmp, cmp.suffix)
-        cond = _condition(f"p.{cmp.suffix}", op, len(values))
+        cond = _condition(f"{alias}.{cmp.suffix}", op, len(values))
     else:
-        cond, values = _inferred_custom(cmp)
+        cond, values = _inferred_custom(cmp, alias)
+    return cond, values
+
+
+def _compile_custom(cmp: Comparison) -> tuple[str, list[object]]:
+    cond, values = _custom_condition(cmp)
     return _EXISTS_PROP_SQL.format(cond=cond), [cmp.name, *values]
 
 
@@ -286,3 +292,56 @@ def compile_filter(query: str | None, fields: Mapping[str, Field]) -> tuple[str,
     except RecursionError:
         raise FilterQueryError("filter query is nested too deeply") from None
     return sql, params
+
+
+@dataclass(frozen=True)
+class PropertyTerm:
+    """A custom property comparison every match of a filter must meet, as a condition on a ``prop`` row.
+
+    A list can read such a term's matching rows from the property indexes first (they are few when the term is
+    selective) instead of testing every entity of the table against the whole filter.
+
+    Attributes:
+        name: The property name.
+        condition: SQL over the ``prop`` row under the alias given to :func:`required_property_terms`.
+        params: The values of ``condition``'s ``?`` placeholders.
+    """
+
+    name: str
+    condition: str
+    params: tuple[object, ...]
+
+
+def _conjuncts(node: Node) -> list[Node]:
+    """The terms of a top-level AND (nested ANDs flattened); the node itself otherwise."""
+    if isinstance(node, BoolOp) and node.op == "AND":
+        return [term for item in node.items for term in _conjuncts(item)]
+    return [node]
+
+
+# Operators an index on (name, value) can answer without reading every row of the property.
+_INDEXABLE_OPS = frozenset({"=", "<", ">", "<=", ">=", "IN"})
+
+
+def required_property_terms(query: str | None, fields: Mapping[str, Field], alias: str) -> list[PropertyTerm]:
+    """The index-friendly custom property comparisons that the whole filter requires (its top-level AND terms).
+
+    Args:
+        query: The filter query (nothing for an empty one).
+        fields: The entity fields (refs found here are not custom properties).
+        alias: The alias of the ``prop`` row in the conditions.
+
+    Returns:
+        One term per top-level comparison with ``=``, ``<``, ``>``, ``<=``, ``>=`` or ``IN`` on a custom property.
+
+    Raises:
+        FilterQueryError: If the query is malformed.
+    """
+    if query is None or not query.strip():
+        return []
+    terms = []
+    for item in _conjuncts(parse(query)):
+        if isinstance(item, Comparison) and item.name not in fields and item.op in _INDEXABLE_OPS:
+            condition, values = _custom_condition(item, alias)
+            terms.append(PropertyTerm(item.name, condition, tuple(values)))
+    return terms

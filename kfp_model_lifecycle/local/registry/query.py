@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp_model_lifecycle.local.registry.errors import bad_request
-from kfp_model_lifecycle.local.registry.filter_query import Field, FilterQueryError, compile_filter
+from kfp_model_lifecycle.local.registry.filter_query import Field, FilterQueryError, PropertyTerm, compile_filter
 
 ORDER_COLUMNS = {"ID": "r.id", "CREATE_TIME": "r.create_time", "LAST_UPDATE_TIME": "r.update_time"}
 """The ``orderBy`` values and the columns they sort by."""
@@ -167,23 +167,34 @@ class Where:
         return " AND ".join(self.conditions)
 
 
-def page_sql(columns: str, where: Where, options: ListOptions) -> tuple[str, list[Any]]:
+def page_sql(
+    columns: str, where: Where, options: ListOptions, driver: PropertyTerm | None = None
+) -> tuple[str, list[Any]]:
     """The SELECT of one page (one row more than the page size, to tell whether another page follows).
 
     Args:
         columns: The selected columns.
         where: The conditions.
         options: Ordering and page size.
+        driver: A custom property term the filter requires, to read candidates from its index first (``prop d``
+            joined to ``resource r``); None scans the entities in order.
 
     Returns:
         The SQL and its parameters.
     """
     column = options.column
     direction = "DESC" if options.descending else "ASC"
-    sql = f"SELECT {columns} FROM resource r WHERE {where.sql} ORDER BY {column} {direction}"  # noqa: S608 - fixed fragments
+    params: list[Any] = []
+    source, conditions = "resource r", where.sql
+    if driver is not None:
+        # CROSS JOIN keeps prop d as the outer loop: SQLite reads the term's matches, then each entity by id.
+        source = "prop d CROSS JOIN resource r ON r.id = d.rid"
+        conditions = f"d.name = ? AND ({driver.condition}) AND {conditions}"
+        params += [driver.name, *driver.params]
+    sql = f"SELECT {columns} FROM {source} WHERE {conditions} ORDER BY {column} {direction}"  # noqa: S608 - fixed fragments
     if column != "r.id":
         sql += f", r.id {direction}"
-    params = list(where.params)
+    params += where.params
     if options.page_size:
         sql += " LIMIT ?"
         params.append(options.page_size + 1)

@@ -1,7 +1,12 @@
 """The SQLite schema of the embedded Model Registry and how its rows become wire-form entities.
 
 One ``resource`` table holds every entity (its own fields as JSON, custom properties as JSON), a ``prop``
-table indexes custom properties for ``filterQuery``, and ``link`` ties artifacts to model versions.
+table indexes custom properties for ``filterQuery`` (one partial index per value column, so a selective filter
+reads only its matches), and ``link`` ties artifacts to model versions.
+
+``externalId`` is unique per *table of the real server*: its MySQL/PostgreSQL schema keeps every artifact type in
+one ``Artifact`` table, registered models, model versions, serving environments and inference services in one
+``Context`` table, and serve models in ``Execution``, each with ``UNIQUE(external_id)`` (:data:`EXTERNAL_ID_SCOPE`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ CREATE TABLE IF NOT EXISTS resource (
   custom TEXT NOT NULL DEFAULT '{}'
 );
 CREATE UNIQUE INDEX IF NOT EXISTS resource_name ON resource(kind, parent_id, name) WHERE name IS NOT NULL;
-CREATE UNIQUE INDEX IF NOT EXISTS resource_external_id ON resource(kind, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS resource_kind ON resource(kind, id);
 CREATE INDEX IF NOT EXISTS resource_parent ON resource(kind, parent_id, id);
 CREATE INDEX IF NOT EXISTS resource_create ON resource(kind, create_time, id);
@@ -45,7 +49,26 @@ CREATE TABLE IF NOT EXISTS link (
   PRIMARY KEY (version_id, artifact_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS link_artifact ON link(artifact_id);
+CREATE INDEX IF NOT EXISTS prop_int ON prop(name, int_value) WHERE int_value IS NOT NULL;
+CREATE INDEX IF NOT EXISTS prop_double ON prop(name, double_value) WHERE double_value IS NOT NULL;
+CREATE INDEX IF NOT EXISTS prop_string ON prop(name, string_value) WHERE string_value IS NOT NULL;
+CREATE INDEX IF NOT EXISTS prop_bool ON prop(name, bool_value) WHERE bool_value IS NOT NULL;
 """
+
+EXTERNAL_ID_SCOPE = "(CASE kind WHEN 'artifact' THEN 'artifact' WHEN 'serve_model' THEN 'execution' ELSE 'context' END)"
+"""The table of the real server an entity kind lives in: ``externalId`` is unique within it."""
+
+EXTERNAL_ID_INDEX = (
+    f"CREATE UNIQUE INDEX IF NOT EXISTS resource_external_id_scope ON resource({EXTERNAL_ID_SCOPE}, external_id)"
+    " WHERE external_id IS NOT NULL"
+)
+"""The unique index of :data:`EXTERNAL_ID_SCOPE`; databases written before it keep a per-kind index instead."""
+
+LEGACY_EXTERNAL_ID_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS resource_external_id ON resource(kind, external_id)"
+    " WHERE external_id IS NOT NULL"
+)
+"""The per-kind unique index of older databases, kept when their data already breaks the wider scope."""
 
 COLUMNS = "r.id, r.name, r.external_id, r.create_time, r.update_time, r.fields, r.custom, r.parent_id"
 """The columns :func:`row_to_entity` reads, in its order."""

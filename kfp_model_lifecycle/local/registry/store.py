@@ -1,32 +1,27 @@
 """SQLite storage of the embedded Model Registry: reads and writes of entities, one transaction per write.
 
-The tables are in :mod:`.schema`; which rows a find or list selects is built by :mod:`.query`. The database
-runs in WAL mode; every write is one ``BEGIN IMMEDIATE`` transaction, so several server processes (or other
-writers) can share one file safely and a crash never leaves half an entity behind.
+The connections are in :mod:`.database` (a writer, and a reader per thread in WAL mode: a slow list never stalls
+other requests), the tables in :mod:`.schema`; which rows a find or list selects is built by :mod:`.query` and
+planned by :mod:`.planner`. Every write is one ``BEGIN IMMEDIATE`` transaction, so several server processes (or
+other writers) can share one file safely and a crash never leaves half an entity behind.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kfp_model_lifecycle.local.registry.database import Database
 from kfp_model_lifecycle.local.registry.entities import EntityKind
 from kfp_model_lifecycle.local.registry.errors import bad_request, conflict
-from kfp_model_lifecycle.local.registry.query import (
-    ListOptions,
-    Scope,
-    Where,
-    encode_token,
-    page_sql,
-    parse_id,
-)
-from kfp_model_lifecycle.local.registry.schema import COLUMNS, SCHEMA, prop_rows, row_to_entity, statements
+from kfp_model_lifecycle.local.registry.planner import list_sql, query_plan
+from kfp_model_lifecycle.local.registry.query import ListOptions, Scope, Where, encode_token, parse_id
+from kfp_model_lifecycle.local.registry.schema import COLUMNS, prop_rows, row_to_entity
 
 
 def _now_ms() -> int:
@@ -39,41 +34,24 @@ class Store:
     Args:
         path: Database file; ``":memory:"`` for a throw-away registry. Created if missing.
         busy_timeout_ms: How long a write waits for another process's transaction before failing.
+
+    Raises:
+        RegistryDatabaseError: When ``path`` is a directory, not a SQLite database, or cannot be opened.
     """
 
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 30_000) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._lock = threading.RLock()
-        self._closed = False
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        with self.transaction() as conn:
-            for statement in statements(SCHEMA):
-                conn.execute(statement)
+        self.db = Database(path, busy_timeout_ms=busy_timeout_ms)
+        self.path = self.db.path
 
     def close(self) -> None:
-        """Close the database connection (idempotent)."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._conn.close()
+        """Close the database connections (idempotent)."""
+        self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken before any read so concurrent writers serialise cleanly."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self.db.transaction() as conn:
+            yield conn
 
     # -- reads -------------------------------------------------------------------------------------------
 
@@ -83,24 +61,22 @@ class Store:
         if parsed is None:
             return None
         where = Where(kind.kind).add("r.id = ?", parsed).scope(Scope(subtype=subtype))
-        with self._lock:
-            row = self._conn.execute(f"SELECT {COLUMNS} FROM resource r WHERE {where.sql}", where.params).fetchone()
+        with self.db.reader() as conn:
+            row = conn.execute(f"SELECT {COLUMNS} FROM resource r WHERE {where.sql}", where.params).fetchone()
         return row_to_entity(row) if row else None
 
     def parent_of(self, kind: EntityKind, rid: int) -> int:
         """The parent id stored with an entity (0 when it has none)."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT parent_id FROM resource WHERE id = ? AND kind = ?", (rid, kind.kind)
-            ).fetchone()
+        with self.db.reader() as conn:
+            row = conn.execute("SELECT parent_id FROM resource WHERE id = ? AND kind = ?", (rid, kind.kind)).fetchone()
         return int(row[0]) if row else 0
 
     def find(self, kind: EntityKind, scope: Scope) -> dict[str, Any] | None:
         """The first entity (by id) in ``scope``, or None."""
         where = Where(kind.kind).scope(scope)
         sql = f"SELECT {COLUMNS} FROM resource r WHERE {where.sql} ORDER BY r.id LIMIT 1"
-        with self._lock:
-            row = self._conn.execute(sql, where.params).fetchone()
+        with self.db.reader() as conn:
+            row = conn.execute(sql, where.params).fetchone()
         return row_to_entity(row) if row else None
 
     def list(
@@ -120,11 +96,10 @@ class Store:
             ApiError: 400 for a malformed filter or token.
         """
         options = options or ListOptions()
-        where = Where(kind.kind).scope(scope or Scope()).filter(options.filter_query, kind.filter_fields())
-        sql, params = page_sql(COLUMNS, where.after(options), options)
-        with self._lock:
+        with self.db.reader() as conn:
+            sql, params = list_sql(conn, kind.kind, COLUMNS, scope or Scope(), options, kind.filter_fields())
             try:
-                rows = self._conn.execute(sql, params).fetchall()
+                rows = conn.execute(sql, params).fetchall()
             except sqlite3.OperationalError as exc:  # e.g. a filter comparing incompatible values
                 raise bad_request(f"invalid filter query: {exc}") from None
         next_token = ""
@@ -132,6 +107,13 @@ class Store:
             rows = rows[: options.page_size]
             next_token = _token_after(rows[-1], options)
         return [row_to_entity(r) for r in rows], next_token
+
+    def explain(self, kind: EntityKind, scope: Scope | None = None, options: ListOptions | None = None) -> list[str]:
+        """SQLite's query plan of :meth:`list` for the same arguments (``EXPLAIN QUERY PLAN``), one line a step."""
+        options = options or ListOptions()
+        with self.db.reader() as conn:
+            sql, params = list_sql(conn, kind.kind, COLUMNS, scope or Scope(), options, kind.filter_fields())
+            return query_plan(conn, sql, params)
 
     # -- writes ------------------------------------------------------------------------------------------
 
@@ -186,16 +168,31 @@ class Store:
         return row_to_entity(row)
 
     def update(
-        self, kind: EntityKind, rid: int, changes: Mapping[str, Any], *, link_version: int | None = None
+        self,
+        kind: EntityKind,
+        rid: int,
+        changes: Mapping[str, Any],
+        *,
+        link_version: int | None = None,
+        seen_keys: frozenset[str] | None = None,
     ) -> dict[str, Any] | None:
         """Apply a PATCH: given fields replace stored ones, ``customProperties`` replaces the whole map.
+
+        Args:
+            kind: The entity kind.
+            rid: The entity id.
+            changes: The validated body.
+            link_version: Also link the (artifact) entity to this model version.
+            seen_keys: The custom property keys the request read before it writes (the real server reads the
+                stored properties, then inserts the new ones): a key it adds that another write stored meanwhile
+                collides like on the real server's property table (409). None skips the check.
 
         Returns:
             The updated entity, or None when it does not exist.
 
         Raises:
-            ApiError: 409 when the new external id is taken, or the artifact's name is taken in the version
-                it is being linked to.
+            ApiError: 409 when the new external id is taken, the artifact's name is taken in the version it is
+                being linked to, or (``seen_keys``) a concurrent write added a key this one adds.
         """
         changes = dict(changes)
         for key in ("id", "name", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch"):
@@ -212,6 +209,8 @@ class Store:
             fields = json.loads(row[5])
             custom = changes.pop("customProperties", None)
             fields.update(changes)
+            if seen_keys is not None and custom is not None:
+                _check_no_concurrent_key(kind, name, set(custom) - seen_keys, json.loads(row[6]))
             if link_version is not None and name is not None:
                 linked = conn.execute(
                     "SELECT 1 FROM link WHERE version_id = ? AND artifact_id = ?", (link_version, rid)
@@ -248,13 +247,25 @@ class Store:
 
     @staticmethod
     def _conflict(kind: EntityKind, name: str | None, external_id: str | None) -> Exception:
+        scope = _EXTERNAL_ID_SCOPES.get(kind.kind, _CONTEXTS)
+        taken = f"externalId {external_id!r} is taken (externalId is unique across {scope})"
         if name is not None:
             return conflict(
                 f"a {kind.label} named {name!r} already exists (names are unique"
                 + (" per parent" if kind.parent_field or kind.kind in ("artifact", "serve_model") else "")
-                + f"){' or externalId ' + repr(external_id) + ' is taken' if external_id else ''}"
+                + f"){' or ' + taken if external_id else ''}"
             )
-        return conflict(f"a {kind.label} with externalId {external_id!r} already exists")
+        return conflict(f"{kind.label}: {taken}")
+
+
+_CONTEXTS = "registered models, model versions, serving environments and inference services"
+_EXTERNAL_ID_SCOPES = {"artifact": "artifacts of every type", "serve_model": "serve models"}
+
+
+def _check_no_concurrent_key(kind: EntityKind, name: str | None, added: set[str], stored: Mapping[str, Any]) -> None:
+    """409 like the real server when a key this write adds was stored by another write after this one read."""
+    if added & set(stored):
+        raise conflict(f"{kind.label} with name {name} already exists: conflict")
 
 
 def _token_after(row: tuple[Any, ...], options: ListOptions) -> str:

@@ -7,6 +7,7 @@ parameter and what is expected, or 404 for an id that cannot exist.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +22,61 @@ _PAGE_SIZE = re.compile(r"^[1-9][0-9]{0,8}$")
 SORT_ORDERS = ("ASC", "DESC")
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        shown = text if len(text) <= 32 else text[:29] + "..."
+        raise ValueError(f"json: cannot unmarshal number {shown} into a 64-bit float: out of range")
+    return value
+
+
+def _int_or_float(text: str) -> int | float:
+    value = int(text)
+    return value if INT64_MIN <= value <= INT64_MAX else _finite_float(text)
+
+
+def _replace_surrogates(value: Any) -> Any:
+    """``value`` with every lone UTF-16 surrogate replaced by U+FFFD (what Go's JSON decoder does)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def decode_json(raw: bytes) -> Any:
+    r"""Decode a JSON request body the way the real server's Go decoder reads it.
+
+    Invalid UTF-8 and lone ``\uD800``-style surrogate escapes become U+FFFD (Go replaces them; SQLite could not
+    store them), numbers must fit a 64-bit float (``1e400`` is refused like Go refuses it), ``NaN`` and
+    ``Infinity`` are not JSON.
+
+    Raises:
+        ApiError: 400 when the body is not JSON, holds an out-of-range number or is nested too deeply.
+    """
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_int_or_float)
+        return _replace_surrogates(value) if _SURROGATE_ESCAPE.search(text) else value
+    except RecursionError:
+        raise bad_request("request body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise bad_request(f"request body is not valid JSON: {exc}") from None
+
+
 async def json_body(request: Request) -> Any:
-    """The decoded JSON body (``NaN`` and ``Infinity`` refused).
+    """The decoded JSON body (see :func:`decode_json`; its size is limited by :mod:`.middleware`).
 
     Raises:
         ApiError: 400 when the body is empty or not JSON.
@@ -34,10 +84,7 @@ async def json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw:
         raise bad_request("request body is empty: expected a JSON object")
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"request body is not valid JSON: {exc}") from None
+    return decode_json(raw)
 
 
 def int_id(value: str, label: str) -> int:
