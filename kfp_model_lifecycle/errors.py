@@ -80,3 +80,7 @@ class KubernetesUnavailableError(KubernetesError, ConnectionError):
 
 class DeploymentError(LifecycleError, RuntimeError):
     """A rollout did not become ready; the message says what was restored and why it failed."""
+
+
+class RegistryTokenMissingError(RegistryAuthError):
+    """A registry token Secret was configured for the pod, but it provided no token (missing Secret, key or value)."""

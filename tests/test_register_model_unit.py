@@ -271,9 +271,14 @@ def test_collect_run_context_placeholders_are_missing_and_env_fallbacks(tmp_path
 
 
 class _FakeKubernetes:
-    """A fake Kubernetes API over http on loopback: one pod and one Argo workflow (or 403 for everything)."""
+    """A fake Kubernetes API over http on loopback: one pod and its Argo workflow (or 403 for what is forbidden).
 
-    def __init__(self, *, forbidden: bool = False, pod_annotations: dict | None = None) -> None:
+    Shaped like the KFP v2 backend's objects: the pod carries the labels ``pipeline/runid`` and
+    ``workflows.argoproj.io/workflow``; the run's display name is only on the Workflow, as the annotation
+    ``pipelines.kubeflow.org/run_name``.
+    """
+
+    def __init__(self, *, forbidden: tuple[str, ...] = (), pod_annotations: dict | None = None) -> None:
         self.requests: list[tuple[str, str]] = []
         objects = {
             "/api/v1/namespaces/team-a/pods/train-pod-123": {
@@ -296,7 +301,8 @@ class _FakeKubernetes:
             def do_GET(self) -> None:
                 fake.requests.append((self.path, self.headers.get("Authorization", "")))
                 body = objects.get(self.path)
-                status = 403 if forbidden else (200 if body is not None else 404)
+                denied = any(self.path.startswith(prefix) for prefix in forbidden)
+                status = 403 if denied else (200 if body is not None else 404)
                 data = json.dumps(body if status == 200 else {"kind": "Status", "code": status}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -321,34 +327,63 @@ def fake_k8s() -> Iterator[_FakeKubernetes]:
     server.close()
 
 
-def test_run_id_and_name_from_pod_labels_through_kubernetes_api(fake_k8s: _FakeKubernetes, tmp_path: Path) -> None:
+def test_run_id_from_pod_label_and_display_name_from_its_workflow(fake_k8s: _FakeKubernetes, tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("k8s-sa-token")
     ctx = collect_run_context(
         "{{$.pipeline_job_uuid}}",
+        "{{$.pipeline_job_name}}",
         namespace="team-a",
         env={"KFP_POD_NAME": "train-pod-123"},
         k8s_api_url=fake_k8s.url,
         k8s_token_path=str(token),
     )
     assert ctx.run_id == "5f1c-run-uuid" and ctx.run_name == "nightly run 7"
-    assert ctx.sources["run_id"] == "the pod's labels/annotations (Kubernetes API)"
+    assert ctx.sources["run_id"] == "the pod's label pipeline/runid (Kubernetes API)"
+    assert ctx.sources["run_name"] == (
+        "the annotation pipelines.kubeflow.org/run_name of Argo Workflow wf-abc (Kubernetes API)"
+    )
     assert fake_k8s.requests[0] == ("/api/v1/namespaces/team-a/pods/train-pod-123", "Bearer k8s-sa-token")
+    assert fake_k8s.requests[1][0] == "/apis/argoproj.io/v1alpha1/namespaces/team-a/workflows/wf-abc"
 
 
-def test_run_name_from_pod_annotation_skips_workflow_lookup(tmp_path: Path) -> None:
-    server = _FakeKubernetes(pod_annotations={"pipelines.kubeflow.org/run_name": "from-pod"})
+def test_a_run_name_annotation_on_the_pod_is_not_read(tmp_path: Path) -> None:
+    """KFP never annotates pods with the run name (only the Workflow): the display name comes from the Workflow."""
+    server = _FakeKubernetes(pod_annotations={"pipelines.kubeflow.org/run_name": "not-kfp"})
     try:
         ctx = collect_run_context(
             namespace="team-a", env={"KFP_POD_NAME": "train-pod-123"}, k8s_api_url=server.url, k8s_token_path=""
         )
     finally:
         server.close()
-    assert ctx.run_name == "from-pod" and len(server.requests) == 1
+    assert ctx.run_name == "nightly run 7" and len(server.requests) == 2
+
+
+def test_a_known_display_name_reads_no_workflow(fake_k8s: _FakeKubernetes) -> None:
+    ctx = collect_run_context(
+        run_name="my run", namespace="team-a", env={"KFP_POD_NAME": "train-pod-123"}, k8s_api_url=fake_k8s.url,
+        k8s_token_path="",
+    )  # fmt: skip
+    assert (ctx.run_id, ctx.run_name) == ("5f1c-run-uuid", "my run")
+    assert [path for path, _ in fake_k8s.requests] == ["/api/v1/namespaces/team-a/pods/train-pod-123"]
+
+
+def test_workflows_forbidden_says_what_is_not_recorded_and_why() -> None:
+    server = _FakeKubernetes(forbidden=("/apis/argoproj.io/",))
+    try:
+        ctx = collect_run_context(
+            namespace="team-a", env={"KFP_POD_NAME": "train-pod-123"}, k8s_api_url=server.url, k8s_token_path=""
+        )
+    finally:
+        server.close()
+    assert ctx.run_id == "5f1c-run-uuid" and ctx.run_name == "" and "run_name" in ctx.missing
+    [note] = [n for n in ctx.notes if "workflows.argoproj.io" in n]
+    assert "may not 'get' workflows.argoproj.io in team-a" in note and "display name" in note
+    assert "PIPELINE_JOB_NAME_PLACEHOLDER" in note and "wf-abc" in note
 
 
 def test_kubernetes_api_forbidden_is_a_note_not_an_error() -> None:
-    server = _FakeKubernetes(forbidden=True)
+    server = _FakeKubernetes(forbidden=("/",))
     try:
         ctx = collect_run_context(
             namespace="team-a", env={"KFP_POD_NAME": "train-pod-123"}, k8s_api_url=server.url, k8s_token_path=""
@@ -414,8 +449,12 @@ def test_check_registry_name() -> None:
         check_registry_name(" ", "model_name")
     with pytest.raises(ValueError, match=r"contains '/'.*'team-iris'"):
         check_registry_name("team/iris", "model_name")
-    with pytest.raises(ValueError, match="at most 255"):
-        check_registry_name("x" * 256, "model_name")
+    # the registry stores '<owner id>:<name>' in 255 characters; ids have at most 10 digits
+    assert check_registry_name("x" * 244, "version") == "x" * 244
+    with pytest.raises(ValueError, match=r"is 245 characters long: at most 244 are allowed") as info:
+        check_registry_name("v" * 245, "version")
+    assert "'<owner id>:<name>'" in str(info.value) and "Fix: use a shorter version" in str(info.value)
+    assert "v" * 41 not in str(info.value)  # the value is cut in the message
     with pytest.raises(ValueError, match="control characters"):
         check_registry_name("a\nb", "version")
 
@@ -485,7 +524,10 @@ def test_build_version_properties_keys_types_and_precedence() -> None:
     assert props["model_meta_framework"] == to_metadata_value("sklearn")  # other model.metadata keys
     assert "hp_framework" not in props and "model_meta_hyperparameters" not in props
     assert props["hp_layers"]["string_value"] == "[1, 2]"
-    assert not any(k.endswith(("registered_models", "display_name")) for k in props) and "hp_skip" not in props
+    assert not any(k.endswith("registered_models") for k in props) and "hp_skip" not in props
+    assert "model_meta_display_name" not in props
+    # the run name is the run's display name (what PIPELINE_JOB_NAME becomes), under both keys
+    assert props["kfp_run_display_name"] == props["kfp_run_name"] == to_metadata_value("n")
     assert props["accuracy"] == to_metadata_value(0.93)  # metric replaces the label of the same name
     assert props["f1"] == {"double_value": 1.0, "metadataType": "MetadataDoubleValue"}
     assert "confusion" not in props
@@ -518,6 +560,7 @@ def test_model_and_dataset_artifacts() -> None:
         [DatasetRecord("train", "out", "s3://d", sha256="cd"), DatasetRecord("eval", "", "")]
     )
     assert len(bodies) == 1 and bodies[0]["name"] == "train-dataset" and bodies[0]["digest"] == "sha256:cd"
+    assert "externalId" not in bodies[0]  # given when written, with the version id
     assert bodies[0]["customProperties"]["kfp_artifact_name"]["string_value"] == "out"
 
 

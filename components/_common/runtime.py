@@ -34,6 +34,11 @@ BASE_IMAGE_ENV = "KML_COMPONENT_BASE_IMAGE"
 PACKAGE_SPEC_ENV = "KML_PACKAGE_SPEC"
 PIP_INDEX_URL_ENV = "KML_PIP_INDEX_URL"
 TOKEN_ENV = "KML_REGISTRY_TOKEN"  # noqa: S105 - the variable's name
+# Name the token Secret and its key in the pod, so a missing token fails the task with a clear message
+# (kfp_model_lifecycle.client.settings.check_token_secret reads them).
+TOKEN_SECRET_ENV = "KML_REGISTRY_TOKEN_SECRET"  # noqa: S105 - the variable's name
+TOKEN_SECRET_KEY_ENV = "KML_REGISTRY_TOKEN_SECRET_KEY"  # noqa: S105 - the variable's name
+SECRET_PARAMETER_PREFIX = "pipeline parameter "  # noqa: S105 - not a secret
 
 # Pinned packages of the example training steps (pipelines/sklearn_training), which are user code: they do not
 # import this package.
@@ -98,8 +103,12 @@ def wire_run_context(
     Passes the run placeholders (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``, ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER``,
     ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``: the KFP backend substitutes them only in task arguments) and the
     pipeline's name, exposes the pod's namespace as ``POD_NAMESPACE`` and, with ``token_secret_name``, the
-    registry token from that Secret as ``KML_REGISTRY_TOKEN``. The Kubernetes settings apply on a cluster; local
-    runs ignore them.
+    registry token from that Secret as ``KML_REGISTRY_TOKEN``. The Secret is mounted as optional (kfp-kubernetes
+    compiles ``optional: true``; a required Secret that is missing would leave the pod in
+    ``CreateContainerConfigError`` and the run hanging), and the Secret's name and key are set as
+    ``KML_REGISTRY_TOKEN_SECRET`` / ``KML_REGISTRY_TOKEN_SECRET_KEY``, so a task whose token is missing or empty
+    fails at once with a message naming them. The Kubernetes settings apply on a cluster; local runs ignore them
+    (and, without ``KFP_POD_NAME``, do not require the token).
 
     Args:
         component: The component (its inputs include ``run_id``, ``run_name``, ``pipeline_name``, ``task_name``).
@@ -130,6 +139,15 @@ def wire_run_context(
     kubernetes.use_field_path_as_env(task, "POD_NAMESPACE", "metadata.namespace")
     if token_secret_name:
         kubernetes.use_secret_as_env(
-            task, secret_name=token_secret_name, secret_key_to_env={token_secret_key: TOKEN_ENV}
+            task, secret_name=token_secret_name, secret_key_to_env={token_secret_key: TOKEN_ENV}, optional=True
         )
+        task.set_env_variable(TOKEN_SECRET_ENV, _secret_label(token_secret_name))
+        task.set_env_variable(TOKEN_SECRET_KEY_ENV, token_secret_key)
     return task
+
+
+def _secret_label(secret_name: Any) -> str:
+    """The Secret's name, or -- when it is a pipeline parameter, known only when the run starts -- which one."""
+    if isinstance(secret_name, str):
+        return secret_name
+    return f"{SECRET_PARAMETER_PREFIX}{getattr(secret_name, 'name', '') or '?'}"

@@ -19,6 +19,17 @@ MAX_DETAIL_CHARS = 500
 HTTPS_ON_HTTP_MARKERS = ("HTTP request to an HTTPS server", "plain HTTP request was sent to HTTPS")
 HTTP_ON_HTTPS_MARKERS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer")
 EXAMPLE_URL = "http://model-registry-service.kubeflow.svc.cluster.local:8080"
+ISTIO_DENIAL_TEXT = "rbac: access denied"
+GATEWAY_URL = "http://istio-ingressgateway.istio-system.svc.cluster.local"
+ISTIO_DENIAL_FIX = (
+    "This 403 comes from Istio in front of the registry (its AuthorizationPolicy), not from Kubernetes RBAC: KFP"
+    " pipeline pods run without an Istio sidecar, and since Model Registry v0.3.11 Kubeflow admits such callers"
+    " only through the ingress gateway with an Authorization header. Fix: set registry_url to the ingress gateway"
+    f" (e.g. {GATEWAY_URL}, which routes /api/model_registry/ to the registry) and send the pod's service-account"
+    " token (set the environment variable KML_REGISTRY_SEND_SA_TOKEN=true in the pod for an http gateway address,"
+    " or pass token_secret_name); on OpenShift AI / ODH use the registry's kube-rbac-proxy port instead"
+    " (https://<registry>.<namespace>.svc:8443) with a token."
+)
 
 
 def _status(exc: BaseException) -> int | None:
@@ -126,14 +137,25 @@ def _auth_error(exc: BaseException, head: str, detail: str, url: str, action: st
             " account the registry accepts (its token is sent automatically over https).",
             status=status,
         )
+    if status == 403 and _is_istio_denial(exc):
+        return RegistryAuthError(f"{head} {ISTIO_DENIAL_FIX}", status=status)
     if status == 403:
         return RegistryAuthError(
             f"{head} The token was accepted but lacks permission (403 Forbidden). Fix: grant the pipeline's"
-            " service account access to this Model Registry (e.g. a RoleBinding to the registry's user role in the"
-            " registry's namespace), or use a token from a Secret that has it.",
+            " service account access to this Model Registry -- behind kube-rbac-proxy (OpenShift AI / ODH, port"
+            " 8443) it needs 'get' on the registry's Service (a Role with verbs [get] on services/<registry name>"
+            " and a RoleBinding in the registry's namespace) -- or use a token from a Secret that has it.",
             status=status,
         )
     return None
+
+
+def _is_istio_denial(exc: BaseException) -> bool:
+    """Whether a 403 is Istio's AuthorizationPolicy (text body ``RBAC: access denied``), not the registry's."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, bytes | bytearray):
+        body = body.decode("utf-8", "replace")
+    return isinstance(body, str) and body.strip().lower().startswith(ISTIO_DENIAL_TEXT)
 
 
 def _request_error(exc: BaseException, head: str, detail: str, url: str, action: str) -> RegistryError | None:

@@ -7,7 +7,12 @@ Connection settings are the same in every component, the CLI and the Python API:
   ``KML_REGISTRY_URL``.
 * Token: the environment variable ``KML_REGISTRY_TOKEN`` (filled from a Kubernetes Secret by the pipeline
   entry points), else the file named by ``KF_PIPELINES_SA_TOKEN_PATH`` (as the official client does), else the
-  pod's service-account token -- the latter only for ``https`` URLs, so it never travels in clear text.
+  pod's service-account token -- the latter only for ``https`` URLs, so it never travels in clear text, unless
+  ``KML_REGISTRY_SEND_SA_TOKEN=true`` opts in to sending it over an in-cluster ``http`` route (the Istio ingress
+  gateway of a Kubeflow cluster, which admits pipeline pods only with a bearer token). When the entry points
+  mounted a token Secret (``KML_REGISTRY_TOKEN_SECRET`` names it) but the pod has no token, a KFP pod fails at once
+  with a message naming the Secret and key (the Secret is mounted as optional, so a missing one does not leave the
+  pod hanging in ``CreateContainerConfigError``).
 * Retries: transient failures (connection errors, timeouts, HTTP 5xx and 429) are retried with bounded
   exponential backoff; ``KML_REGISTRY_MAX_ATTEMPTS`` (default 5), ``KML_REGISTRY_BACKOFF_SECONDS`` (first delay,
   default 1, doubling up to 10 times it) and ``KML_REGISTRY_TIMEOUT_SECONDS`` (per request, default 30) tune it.
@@ -22,12 +27,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+from kfp_model_lifecycle.errors import RegistryTokenMissingError
+
 URL_ENV = "KML_REGISTRY_URL"
 TOKEN_ENV = "KML_REGISTRY_TOKEN"  # noqa: S105 - the variable's name
 TOKEN_PATH_ENV = "KF_PIPELINES_SA_TOKEN_PATH"  # noqa: S105 - the official client's variable name
 MAX_ATTEMPTS_ENV = "KML_REGISTRY_MAX_ATTEMPTS"
 BACKOFF_ENV = "KML_REGISTRY_BACKOFF_SECONDS"
 TIMEOUT_ENV = "KML_REGISTRY_TIMEOUT_SECONDS"
+SEND_SA_TOKEN_ENV = "KML_REGISTRY_SEND_SA_TOKEN"  # noqa: S105 - the variable's name
+TOKEN_SECRET_ENV = "KML_REGISTRY_TOKEN_SECRET"  # noqa: S105 - the variable's name
+TOKEN_SECRET_KEY_ENV = "KML_REGISTRY_TOKEN_SECRET_KEY"  # noqa: S105 - the variable's name
+KFP_POD_ENV = "KFP_POD_NAME"
+TRUE_TEXTS = ("1", "true", "yes", "on")
+# KML_REGISTRY_TOKEN_SECRET when the Secret's name is a pipeline parameter (known only when the run starts)
+SECRET_PARAMETER_PREFIX = "pipeline parameter "  # noqa: S105 - not a secret
 SA_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path
 API_BASE_PATH = "/api/model_registry/v1"
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -207,7 +221,8 @@ def resolve_registry_token(
 
     Order: the environment variable ``KML_REGISTRY_TOKEN`` (set from a Secret by the pipeline entry points);
     else the file named by ``KF_PIPELINES_SA_TOKEN_PATH`` (the official client's variable: an explicit choice,
-    used for any scheme); else the pod's service-account token file, for ``https`` only.
+    used for any scheme); else the pod's service-account token file, for ``https`` -- and for ``http`` only when
+    ``KML_REGISTRY_SEND_SA_TOKEN`` is true (an in-cluster route such as the Istio ingress gateway).
 
     Args:
         scheme: ``http`` or ``https``.
@@ -219,11 +234,15 @@ def resolve_registry_token(
 
     Raises:
         FileNotFoundError: When ``KF_PIPELINES_SA_TOKEN_PATH`` names a file that cannot be read.
+        RegistryTokenMissingError: In a KFP pod whose token Secret (``KML_REGISTRY_TOKEN_SECRET``, set by the
+            entry points' ``token_secret_name``) did not provide a token: the Secret or key is missing or empty.
+        ValueError: When ``KML_REGISTRY_SEND_SA_TOKEN`` is not a boolean.
     """
     env = os.environ if env is None else env
     token = (env.get(TOKEN_ENV) or "").strip()
     if token:
         return token, f"the environment variable {TOKEN_ENV}"
+    check_token_secret(env)
     explicit_path = (env.get(TOKEN_PATH_ENV) or "").strip()
     if explicit_path:
         try:
@@ -235,17 +254,83 @@ def resolve_registry_token(
             ) from None
         if token:
             return token, f"the file {explicit_path} ({TOKEN_PATH_ENV})"
+    return _service_account_token(scheme, env, sa_token_path)
+
+
+def _service_account_token(scheme: str, env: Mapping[str, str], sa_token_path: str) -> tuple[str | None, str]:
+    """The pod's service-account token for https, or for http when ``KML_REGISTRY_SEND_SA_TOKEN`` opts in."""
     has_sa_token = bool(sa_token_path) and os.path.isfile(sa_token_path)
-    if scheme == "https" and has_sa_token:
+    opted_in = send_sa_token_over_http(env)
+    if has_sa_token and (scheme == "https" or opted_in):
         try:
             token = _read_text(sa_token_path)
         except OSError:
             token = ""
         if token:
-            return token, "the pod's service-account token"
+            if scheme == "https":
+                return token, "the pod's service-account token"
+            return token, f"the pod's service-account token (over http: {SEND_SA_TOKEN_ENV}=true)"
     if scheme != "https" and has_sa_token:
-        return None, "none (the service-account token is only sent over https)"
+        return None, (
+            f"none (the service-account token is only sent over https, or over http with {SEND_SA_TOKEN_ENV}=true)"
+        )
     return None, "none"
+
+
+def send_sa_token_over_http(env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``KML_REGISTRY_SEND_SA_TOKEN`` opts in to sending the service-account token over plain http.
+
+    Args:
+        env: Environment to read (default ``os.environ``).
+
+    Returns:
+        True for ``true``/``1``/``yes``/``on`` (any case); False when unset or ``false``/``0``/``no``/``off``.
+
+    Raises:
+        ValueError: For any other value.
+    """
+    env = os.environ if env is None else env
+    text = (env.get(SEND_SA_TOKEN_ENV) or "").strip().lower()
+    if text in TRUE_TEXTS:
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"environment variable {SEND_SA_TOKEN_ENV}={text!r} is not a boolean: use 'true' or 'false'")
+
+
+def check_token_secret(env: Mapping[str, str] | None = None) -> None:
+    """Fail fast in a KFP pod whose registry token Secret was configured but gave no token.
+
+    The pipeline entry points mount the Secret as optional (so a missing Secret does not leave the pod in
+    ``CreateContainerConfigError`` and the run hanging) and name it in ``KML_REGISTRY_TOKEN_SECRET`` /
+    ``KML_REGISTRY_TOKEN_SECRET_KEY``. Local runs (no ``KFP_POD_NAME``) never mount Secrets: there the other
+    token sources are used.
+
+    Args:
+        env: Environment to read (default ``os.environ``).
+
+    Raises:
+        RegistryTokenMissingError: When a Secret was configured, ``KML_REGISTRY_TOKEN`` is empty and this is a
+            KFP pod; the message names the Secret, the key and the fix.
+    """
+    env = os.environ if env is None else env
+    secret = (env.get(TOKEN_SECRET_ENV) or "").strip()
+    if not secret or (env.get(TOKEN_ENV) or "").strip() or not (env.get(KFP_POD_ENV) or "").strip():
+        return
+    key = (env.get(TOKEN_SECRET_KEY_ENV) or "").strip() or "token"
+    namespace = (env.get("POD_NAMESPACE") or "").strip()
+    if secret.startswith(SECRET_PARAMETER_PREFIX):
+        parameter = secret[len(SECRET_PARAMETER_PREFIX) :]
+        shown, name = f"named by the pipeline parameter {parameter!r}", "<secret name>"
+    else:
+        shown, name = repr(secret), secret
+    raise RegistryTokenMissingError(
+        f"no Model Registry token: the pipeline takes it from the Kubernetes Secret {shown} (key {key!r};"
+        f" token_secret_name/token_secret_key), but {TOKEN_ENV} is empty in this pod: the Secret does not exist in"
+        f" namespace {namespace or '(the pipeline namespace)'}, has no key {key!r}, or its value is empty. Fix:"
+        f" kubectl create secret generic {name} --from-literal={key}=<token> -n {namespace or '<namespace>'}"
+        " (or pass the token_secret_key the Secret uses)"
+    )
 
 
 def _read_text(path: str) -> str:

@@ -1,7 +1,13 @@
 """The registry's ``MetadataValue`` wire form: Python values to and from ``customProperties``, and timestamps.
 
-Every value the lifecycle stores goes through :func:`lifecycle_property`; every value it reads through
+Every value the package stores goes through :func:`lifecycle_property`; every value the lifecycle reads through
 :func:`plain_properties`. Times are ISO 8601 strings in UTC (:func:`utc_timestamp`).
+
+Integers: the real registry keeps ``int_value`` in a 32-bit column (``strconv.ParseInt(s, 10, 32)``: an int outside
+-2147483648..2147483647 is rejected with 400). So integers in that range are stored as ``int_value``, larger ones
+as ``double_value`` while the double holds them exactly (``|n| <= 2**53``), and beyond that as their decimal
+text (``string_value``). Doubles with an integral value outside the int32 range read back as ``int``, so such an
+integer round-trips; a filter with an integer literal (``seed = 12345678901``) matches both int and double values.
 """
 
 from __future__ import annotations
@@ -11,6 +17,11 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+# The largest magnitude up to which every integer is exactly representable as a double.
+MAX_EXACT_DOUBLE_INT = 2**53
 
 
 def utc_timestamp() -> str:
@@ -29,7 +40,8 @@ def lifecycle_property(value: Any) -> dict[str, Any]:
     """A Python value in the registry's ``MetadataValue`` wire form.
 
     Args:
-        value: bool, int, float or str (anything else is stored as its JSON text).
+        value: bool, int, float or str (anything else is stored as its JSON text). Integers outside the 32-bit
+            range the registry stores as ints become doubles (exact up to 2**53) or, beyond, decimal text.
 
     Returns:
         e.g. ``{"string_value": "production", "metadataType": "MetadataStringValue"}``.
@@ -37,12 +49,36 @@ def lifecycle_property(value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"bool_value": value, "metadataType": "MetadataBoolValue"}
     if isinstance(value, int):
-        return {"int_value": str(value), "metadataType": "MetadataIntValue"}
+        return _integer_property(value)
     if isinstance(value, float):
         return {"double_value": value, "metadataType": "MetadataDoubleValue"}
     if isinstance(value, str):
         return {"string_value": value, "metadataType": "MetadataStringValue"}
     return {"string_value": json.dumps(value, sort_keys=True, default=str), "metadataType": "MetadataStringValue"}
+
+
+def _integer_property(value: int) -> dict[str, Any]:
+    """An int as ``int_value`` when it fits in 32 bits, else a double while exact, else its decimal text."""
+    if INT32_MIN <= value <= INT32_MAX:
+        return {"int_value": str(value), "metadataType": "MetadataIntValue"}
+    if abs(value) <= MAX_EXACT_DOUBLE_INT:
+        return {"double_value": float(value), "metadataType": "MetadataDoubleValue"}
+    return {"string_value": str(value), "metadataType": "MetadataStringValue"}
+
+
+def _double_value(meta: Mapping[str, Any]) -> float | int | None:
+    """A double; an integral one outside the int32 range as ``int`` (how :func:`lifecycle_property` stores ints)."""
+    value = meta.get("double_value")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    if float(value).is_integer() and not INT32_MIN <= value <= INT32_MAX and abs(value) <= MAX_EXACT_DOUBLE_INT:
+        return int(value)
+    return value
 
 
 def _int_value(meta: Mapping[str, Any]) -> int | None:
@@ -62,7 +98,7 @@ def _struct_value(meta: Mapping[str, Any]) -> Any:
 _DECODERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "MetadataStringValue": lambda meta: meta.get("string_value"),
     "MetadataIntValue": _int_value,
-    "MetadataDoubleValue": lambda meta: meta.get("double_value"),
+    "MetadataDoubleValue": _double_value,
     "MetadataBoolValue": lambda meta: bool(meta.get("bool_value")),
     "MetadataStructValue": _struct_value,
 }

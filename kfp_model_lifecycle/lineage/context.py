@@ -6,8 +6,11 @@ an empty value counts as missing):
 ==============  ==================================================================================================
 run id          the ``run_id`` input (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``); env ``KFP_RUN_ID``; the pod's label
                 ``pipeline/runid`` read through the Kubernetes API (needs ``KFP_POD_NAME`` and RBAC "get pods")
-run name        the ``run_name`` input (``dsl.PIPELINE_JOB_NAME_PLACEHOLDER``); env ``KFP_RUN_NAME``; the annotation
-                ``pipelines.kubeflow.org/run_name`` of the pod or of its Argo workflow (Kubernetes API)
+run name        the run's DISPLAY name: the ``run_name`` input (``dsl.PIPELINE_JOB_NAME_PLACEHOLDER``, which the KFP
+                driver substitutes with the display name); env ``KFP_RUN_NAME``; the annotation
+                ``pipelines.kubeflow.org/run_name`` of the run's Argo Workflow, named by the pod's label
+                ``workflows.argoproj.io/workflow`` (Kubernetes API: RBAC "get" on pods and on
+                ``workflows.argoproj.io`` workflows). The name is never on the pod itself.
 pipeline name   the ``pipeline_name`` input; env ``KFP_PIPELINE_NAME``
 task name       the ``task_name`` input (``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``); env ``KFP_TASK_NAME``
 namespace       the ``namespace`` input; env ``POD_NAMESPACE`` (``kfp.kubernetes.use_field_path_as_env``); the
@@ -15,7 +18,9 @@ namespace       the ``namespace`` input; env ``POD_NAMESPACE`` (``kfp.kubernetes
 run URL         ``kfp_ui_url`` input or env ``KML_KFP_UI_URL``, plus ``/#/runs/details/<run id>``
 ==============  ==================================================================================================
 
-Code version, training image and dataset digests are in :mod:`kfp_model_lifecycle.lineage.sources`.
+KFP has no other run name: a run is its id and its display name (the Argo Workflow's own name, the run's
+Kubernetes object, is what ``{{$.pipeline_job_resource_name}}`` gives; that placeholder crashes local runs, so it is
+not passed). Code version, training image and dataset digests are in :mod:`kfp_model_lifecycle.lineage.sources`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_model_lifecycle.lineage.kubernetes import (
+    RUN_ID_LABEL,
+    RUN_NAME_ANNOTATION,
     SA_CA_PATH,
     SA_NAMESPACE_PATH,
     SA_TOKEN_PATH,
@@ -46,7 +53,9 @@ RUN_FIELDS = (
 MISSING_HINTS = {
     "run_id": "pass dsl.PIPELINE_JOB_ID_PLACEHOLDER as run_id (register_model_with_lineage does), or let the"
     " pod's service account 'get' pods so it is read from the pod label pipeline/runid",
-    "run_name": "pass dsl.PIPELINE_JOB_NAME_PLACEHOLDER as run_name (register_model_with_lineage does)",
+    "run_name": "pass dsl.PIPELINE_JOB_NAME_PLACEHOLDER as run_name (register_model_with_lineage does); the"
+    " run's display name is on its Argo Workflow only, which the pod reads when its service account may 'get'"
+    " pods and workflows.argoproj.io",
     "pipeline_name": "pass pipeline_name (register_model_with_lineage fills it in when compiling)",
     "task_name": "pass dsl.PIPELINE_TASK_NAME_PLACEHOLDER as task_name (register_model_with_lineage does)",
     "namespace": "use kfp.kubernetes.use_field_path_as_env(task, 'POD_NAMESPACE', 'metadata.namespace')"
@@ -92,7 +101,7 @@ class RunContext:
 
     Attributes:
         run_id: The run's id (uuid).
-        run_name: The run's name.
+        run_name: The run's display name (what ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER`` becomes).
         pipeline_name: The pipeline's name.
         task_name: The task's name.
         namespace: The run's namespace.
@@ -136,14 +145,15 @@ def collect_run_context(
 
     Args:
         run_id: ``dsl.PIPELINE_JOB_ID_PLACEHOLDER`` as substituted by KFP (or a literal placeholder, or "").
-        run_name: ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER`` as substituted.
+        run_name: ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER`` as substituted (the run's display name).
         pipeline_name: The pipeline's name.
         task_name: ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER`` as substituted.
         namespace: The namespace, if passed explicitly.
         kfp_ui_url: Base URL of the KFP UI for the run link.
         env: Environment to read (default ``os.environ``).
         sa_namespace_path: The service-account namespace file.
-        query_kubernetes: Read missing run id / run name from the pod's labels through the Kubernetes API.
+        query_kubernetes: Read a missing run id from the pod's label, and a missing display name from its Argo
+            Workflow, through the Kubernetes API.
         k8s_api_url: Kubernetes API base URL (default: in-cluster).
         k8s_token_path: Service-account token file for the Kubernetes API.
         k8s_ca_path: Kubernetes API CA bundle.
@@ -167,7 +177,12 @@ def collect_run_context(
             _set(context, "namespace", found_namespace, "the service-account namespace file")
     if query_kubernetes and (not context.run_id or not context.run_name):
         pod = read_kfp_pod_lineage(
-            context.namespace, env=env, api_url=k8s_api_url, token_path=k8s_token_path, ca_path=k8s_ca_path
+            context.namespace,
+            env=env,
+            api_url=k8s_api_url,
+            token_path=k8s_token_path,
+            ca_path=k8s_ca_path,
+            need_run_name=not context.run_name,
         )
         _add_pod_lineage(context, pod)
     _add_run_url(context, kfp_ui_url, env)
@@ -190,9 +205,11 @@ def _add_inputs_and_environment(context: RunContext, given: Mapping[str, str], e
 
 def _add_pod_lineage(context: RunContext, pod: PodLineage) -> None:
     context.notes.extend(pod.notes)
-    for name in ("run_id", "run_name"):
-        if not context.value(name) and getattr(pod, name):
-            _set(context, name, getattr(pod, name), "the pod's labels/annotations (Kubernetes API)")
+    if not context.run_id and pod.run_id:
+        _set(context, "run_id", pod.run_id, f"the pod's label {RUN_ID_LABEL} (Kubernetes API)")
+    if not context.run_name and pod.run_name:
+        source = f"the annotation {RUN_NAME_ANNOTATION} of Argo Workflow {pod.workflow_name} (Kubernetes API)"
+        _set(context, "run_name", pod.run_name, source)
 
 
 def _add_missing_hints(context: RunContext) -> None:

@@ -1,4 +1,10 @@
-"""Reading the pod's own KFP run from Kubernetes: its namespace, the run id label, the run name annotation.
+"""Reading the pod's own KFP run from Kubernetes: its namespace, the run id label, the run's display name.
+
+What the KFP v2 backend puts where (kubeflow/pipelines ``backend/src/apiserver/template/v2_template.go``): every
+pod of a run carries the label ``pipeline/runid=<run id>`` (and Argo's ``workflows.argoproj.io/workflow=<workflow
+name>``); the run's display name is only on the Argo Workflow object, as the annotation
+``pipelines.kubeflow.org/run_name`` -- never on a pod. So the run id needs ``get`` on pods, the display name
+``get`` on pods and on ``workflows.argoproj.io`` workflows.
 
 Only the standard library is used (the pod's service-account token and CA), so lineage costs no extra
 dependency. Every lookup is best effort: what cannot be read is returned as a note, never raised.
@@ -48,12 +54,15 @@ class PodLineage:
 
     Attributes:
         run_id: From the pod label ``pipeline/runid`` ("" when not found).
-        run_name: From the annotation ``pipelines.kubeflow.org/run_name`` of the pod or its Argo workflow.
+        run_name: The run's display name, from the annotation ``pipelines.kubeflow.org/run_name`` of the pod's
+            Argo Workflow ("" when not found or not looked up).
+        workflow_name: The Argo Workflow's name, from the pod label ``workflows.argoproj.io/workflow``.
         notes: What could not be read, and why.
     """
 
     run_id: str = ""
     run_name: str = ""
+    workflow_name: str = ""
     notes: tuple[str, ...] = ()
 
 
@@ -143,11 +152,13 @@ def read_kfp_pod_lineage(
     api_url: str = "",
     token_path: str = SA_TOKEN_PATH,
     ca_path: str = SA_CA_PATH,
+    need_run_name: bool = True,
 ) -> PodLineage:
-    """Run id and run name of the KFP run this pod belongs to, read from Kubernetes.
+    """Run id and display name of the KFP run this pod belongs to, read from Kubernetes.
 
-    The KFP backend labels every pod of a run with ``pipeline/runid`` and annotates the Argo workflow (and
-    sometimes the pod) with ``pipelines.kubeflow.org/run_name``; the pod's name is in ``KFP_POD_NAME``.
+    The pod (``KFP_POD_NAME``) gives the run id (label ``pipeline/runid``) and its Argo Workflow's name (label
+    ``workflows.argoproj.io/workflow``); the Workflow gives the run's display name (annotation
+    ``pipelines.kubeflow.org/run_name``), looked up only when ``need_run_name``.
 
     Args:
         namespace: The pod's namespace.
@@ -155,6 +166,7 @@ def read_kfp_pod_lineage(
         api_url: Kubernetes API base URL (default: from the in-cluster environment).
         token_path: Service-account token file.
         ca_path: API server CA bundle.
+        need_run_name: Also read the Workflow for the display name.
 
     Returns:
         What was found, with notes on what could not be read.
@@ -172,29 +184,38 @@ def read_kfp_pod_lineage(
         return PodLineage(
             notes=(
                 f"the service account may not 'get' pods in {namespace}, so the run id could not be read from the"
-                " pod's labels (grant it, or pass the run placeholders -- register_model_with_lineage does)",
+                " pod's label pipeline/runid (grant it, or pass the run placeholders -- the *_with_context entry"
+                " points do)",
             )
         )
     except (LookupError, ConnectionError) as exc:
         return PodLineage(notes=(f"could not read pod {pod_name}: {exc}",))
-    metadata = pod.get("metadata") or {}
-    labels = metadata.get("labels") or {}
+    labels = (pod.get("metadata") or {}).get("labels") or {}
     run_id = str(labels.get(RUN_ID_LABEL) or "")
-    notes = [] if run_id else [f"pod {pod_name} has no pipeline/runid label"]
-    run_name = str((metadata.get("annotations") or {}).get(RUN_NAME_ANNOTATION) or "")
-    workflow = labels.get(WORKFLOW_LABEL)
-    if not run_name and workflow:
-        run_name, note = _read_workflow_run_name(get, namespace, str(workflow))
+    workflow = str(labels.get(WORKFLOW_LABEL) or "")
+    notes = [] if run_id else [f"pod {pod_name} has no {RUN_ID_LABEL} label"]
+    run_name = ""
+    if need_run_name and workflow:
+        run_name, note = _read_workflow_run_name(get, namespace, workflow)
         notes += [note] if note else []
-    return PodLineage(run_id=run_id, run_name=run_name, notes=tuple(notes))
+    elif need_run_name:
+        notes.append(f"pod {pod_name} has no {WORKFLOW_LABEL} label, so the run's display name was not looked up")
+    return PodLineage(run_id=run_id, run_name=run_name, workflow_name=workflow, notes=tuple(notes))
 
 
 def _read_workflow_run_name(get: Callable[[str], dict[str, Any]], namespace: str, workflow: str) -> tuple[str, str]:
-    """The run name annotated on the pod's Argo workflow: ``(run name or "", note on a failed lookup or "")``."""
+    """The run's display name annotated on its Argo Workflow: ``(name or "", note on a failed lookup or "")``."""
     try:
         wf = get(f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/workflows/{workflow}")
     except PermissionError:
-        return "", f"the service account may not 'get' Argo workflows in {namespace}, so no run name from it"
+        return "", (
+            f"the service account may not 'get' workflows.argoproj.io in {namespace}: the run's display name is"
+            f" only on the Argo Workflow {workflow} (annotation {RUN_NAME_ANNOTATION}), so it is not recorded --"
+            " pass dsl.PIPELINE_JOB_NAME_PLACEHOLDER as run_name (the *_with_context entry points do), or grant"
+            " 'get' on workflows.argoproj.io"
+        )
     except (LookupError, ConnectionError) as exc:
-        return "", f"could not read workflow {workflow}: {exc}"
-    return str(((wf.get("metadata") or {}).get("annotations") or {}).get(RUN_NAME_ANNOTATION) or ""), ""
+        return "", f"could not read Argo Workflow {workflow} for the run's display name: {exc}"
+    annotations = (wf.get("metadata") or {}).get("annotations") or {}
+    run_name = str(annotations.get(RUN_NAME_ANNOTATION) or "")
+    return run_name, "" if run_name else f"Argo Workflow {workflow} has no {RUN_NAME_ANNOTATION} annotation"

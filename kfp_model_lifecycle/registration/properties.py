@@ -15,6 +15,7 @@ from typing import Any
 from kfp_model_lifecycle.lifecycle import lifecycle_property
 from kfp_model_lifecycle.lineage.context import RunContext
 from kfp_model_lifecycle.lineage.sources import DatasetRecord
+from kfp_model_lifecycle.registration.names import check_property_key
 
 HYPERPARAMETER_PREFIX = "hp_"
 MODEL_METADATA_PREFIX = "model_meta_"
@@ -32,7 +33,8 @@ def to_metadata_value(value: Any) -> dict[str, Any] | None:
 
     Args:
         value: bool, int, float, str; dicts, lists and tuples become JSON strings, other objects ``str(value)``;
-            NaN and infinities are recorded as strings (JSON has no number for them).
+            NaN and infinities are recorded as strings (JSON has no number for them). Integers outside 32 bits
+            become doubles (exact up to 2**53) or, beyond, decimal text (see ``lifecycle_property``).
 
     Returns:
         e.g. ``{"int_value": "10", "metadataType": "MetadataIntValue"}``; None for None.
@@ -75,6 +77,7 @@ class _PropertyMap:
         meta = to_metadata_value(value)
         if not key or meta is None:
             return
+        check_property_key(key, group)
         if key in self.values:
             self.notes.append(f"{group} {key!r} replaces an earlier property of the same name")
         self.values[key] = meta
@@ -148,14 +151,17 @@ def build_version_properties(
 ) -> tuple[Properties, list[str]]:
     """The ModelVersion's ``customProperties``: lineage, datasets, hyperparameters, metrics and labels.
 
-    Keys: ``kfp_run_id``, ``kfp_run_name``, ``kfp_pipeline_name``, ``kfp_namespace``, ``kfp_task_name``,
-    ``kfp_run_url``, ``kfp_model_uri``, ``code_version``, ``training_image`` (strings; absent when unknown);
+    Keys: ``kfp_run_id``, ``kfp_run_display_name`` (the run's display name, what ``PIPELINE_JOB_NAME`` becomes;
+    also under ``kfp_run_name``, the key earlier versions wrote), ``kfp_pipeline_name``, ``kfp_namespace``,
+    ``kfp_task_name``, ``kfp_run_url``, ``kfp_model_uri``, ``code_version``, ``training_image`` (strings; absent
+    when unknown);
     ``dataset_<i>_uri``, ``dataset_<i>_sha256``, ``dataset_<i>_role``; ``hp_<name>`` typed (int, double, bool,
     string; dicts and lists as JSON strings; numeric strings as numbers) from ``model_metadata["hyperparameters"]``
     overridden by ``hyperparameters``; the other ``model_metadata`` keys as ``model_meta_<key>``;
     metrics under their own names as doubles (so ``accuracy > 0.9`` works in a filterQuery); labels as string
     properties with value "" (shown as labels by the registry UI). On a name clash the later group wins, in
-    the order labels, hyperparameters, model metadata, metrics, datasets, lineage.
+    the order labels, hyperparameters, model metadata, metrics, datasets, lineage. Integers beyond 32 bits are
+    stored as doubles (exact up to 2**53), beyond that as decimal text; a key longer than 255 characters fails.
 
     Args:
         context: From ``collect_run_context``.
@@ -171,6 +177,9 @@ def build_version_properties(
 
     Returns:
         ``(properties, notes)``: the wire-form map and notes on values that were skipped or overridden.
+
+    Raises:
+        InvalidInputError: For a property name longer than the registry stores (255 characters).
     """
     metadata = model_metadata or {}
     props = _PropertyMap()
@@ -183,6 +192,7 @@ def build_version_properties(
         {
             "kfp_run_id": context.run_id,
             "kfp_run_name": context.run_name,
+            "kfp_run_display_name": context.run_name,
             "kfp_pipeline_name": context.pipeline_name,
             "kfp_namespace": context.namespace,
             "kfp_task_name": context.task_name,
