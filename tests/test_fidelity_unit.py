@@ -1,6 +1,7 @@
 """What the real Model Registry and KFP backend need from the library, checked without a registry.
 
-* 32-bit ``int_value``: integers beyond it are stored as doubles (exact up to 2**53) or text, and read back as ints.
+* ``int_value`` (9 digits in the v1 API schema, int32 on the server): larger integers are stored as doubles (exact
+  up to 2**53) or text, and read back as ints.
 * Names: the registry stores ``<owner id>:<name>`` in 255 characters; too long names fail before any write.
 * Istio's ``403 RBAC: access denied`` is named as such; the service-account token goes over http only on opt-in.
 * A configured token Secret that gives no token fails the task at once, naming the Secret and key.
@@ -34,7 +35,7 @@ from kfp_model_lifecycle.registration.properties import build_version_properties
 from kfp_model_lifecycle.registration.run import run_register_model
 from kfp_model_lifecycle.registration.writes import attempt_key, registration_key
 
-INT32_MAX = 2**31 - 1
+INT_VALUE_MAX = 999_999_999  # the v1 API schema: 9 digits (the server's column is int32, wider)
 
 # -- integers: the registry's int_value is 32 bits ----------------------------------------------------------
 
@@ -42,8 +43,9 @@ INT32_MAX = 2**31 - 1
 @pytest.mark.parametrize(
     ("value", "wire"),
     [
-        (INT32_MAX, {"int_value": str(INT32_MAX), "metadataType": "MetadataIntValue"}),
-        (-(2**31), {"int_value": str(-(2**31)), "metadataType": "MetadataIntValue"}),
+        (INT_VALUE_MAX, {"int_value": str(INT_VALUE_MAX), "metadataType": "MetadataIntValue"}),
+        (-INT_VALUE_MAX, {"int_value": str(-INT_VALUE_MAX), "metadataType": "MetadataIntValue"}),
+        (INT_VALUE_MAX + 1, {"double_value": 1e9, "metadataType": "MetadataDoubleValue"}),
         (2**31, {"double_value": float(2**31), "metadataType": "MetadataDoubleValue"}),
         (-(2**31) - 1, {"double_value": float(-(2**31) - 1), "metadataType": "MetadataDoubleValue"}),
         (1_700_000_000_123, {"double_value": 1_700_000_000_123.0, "metadataType": "MetadataDoubleValue"}),
@@ -53,7 +55,10 @@ INT32_MAX = 2**31 - 1
     ],
 )
 def test_integers_beyond_32_bits_are_stored_as_doubles_or_text(value: int, wire: dict[str, Any]) -> None:
+    from mr_openapi.models import MetadataValue
+
     assert lifecycle_property(value) == wire
+    assert MetadataValue.from_dict(wire).to_dict() == wire  # the official client's schema accepts it
     assert to_metadata_value(value) == wire  # register_model's codec is the same
     read = plain_properties({"customProperties": {"k": wire}})["k"]
     if "string_value" in wire:
@@ -81,7 +86,7 @@ def test_version_properties_with_large_integers_fit_the_registry() -> None:
         metrics={"samples": 5_000_000_000},
     )
     ints = [int(v["int_value"]) for v in props.values() if "int_value" in v]
-    assert ints == [7] and all(-(2**31) <= i <= INT32_MAX for i in ints)
+    assert ints == [7] and all(abs(i) <= INT_VALUE_MAX for i in ints)
     assert props["hp_seed"] == {"double_value": float(2**40), "metadataType": "MetadataDoubleValue"}
     assert props["hp_steps"]["double_value"] == 3e9  # a numeric string (a pipeline parameter in a dict)
     assert props["hp_huge"] == {"string_value": str(2**60), "metadataType": "MetadataStringValue"}

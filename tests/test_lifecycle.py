@@ -112,10 +112,12 @@ def test_promotion_demotes_the_previous_holder_and_keeps_other_properties(
     assert resolve_model_reference(conn, f"{model}@production").version["id"] == new["id"]
     assert resolve_model_reference(conn, f"{model}@archived").version["id"] == old["id"]
 
-    # The events are doc-artifacts linked to their versions, with the evidence URI as their uri.
+    # The events are doc-artifacts NOT linked to their versions (KServe's model-registry:// initializer takes a
+    # version's newest artifact and needs the model artifact), naming the version, with the evidence URI as uri.
     linked = _get(registry, f"/model_versions/{new['id']}/artifacts")["items"]
-    events = [a for a in linked if a["artifactType"] == "doc-artifact"]
-    assert [a["externalId"] for a in events] == [f"kml-event:{new['registeredModelId']}:2"]
+    assert [a["artifactType"] for a in linked] == ["model-artifact"]
+    second_event = _get(registry, "/artifact", externalId=f"kml-event:{new['registeredModelId']}:2")
+    assert second_event["customProperties"]["kml_event_version_id"]["string_value"] == new["id"]
     first_event = _get(registry, "/artifact", externalId=f"kml-event:{new['registeredModelId']}:1")
     assert first_event["uri"] == "s3://reports/1.html"
     assert "stage 1.0.0: development -> production by alice: first" in first_event["description"]

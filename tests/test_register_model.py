@@ -99,7 +99,15 @@ def _versions(registry: EmbeddedRegistry, model_id: str) -> list[dict[str, Any]]
 
 
 def _artifacts(registry: EmbeddedRegistry, version_id: str) -> dict[str, dict[str, Any]]:
+    """The artifacts LINKED to the version: only its model artifact (what KServe's model-registry:// takes)."""
     return {a["name"]: a for a in _get(registry, f"/model_versions/{version_id}/artifacts")["items"]}
+
+
+def _datasets(registry: EmbeddedRegistry, version_id: str) -> dict[str, dict[str, Any]]:
+    """The version's dataset artifacts by role: created on their own, referencing the version."""
+    query = f'kml_model_version_id = "{version_id}"'
+    items = _get(registry, "/artifacts", filterQuery=query, artifactType="dataset-artifact")["items"]
+    return {a["customProperties"]["role"]["string_value"]: a for a in items}
 
 
 def _prop(entity: dict[str, Any], key: str) -> Any:
@@ -309,11 +317,16 @@ def test_registers_model_version_artifact_and_lineage_field_by_field(
     assert art["modelSourceKind"] == "kfp" and art["modelSourceClass"] == "pipelinerun"
     assert art["modelSourceGroup"] == "team-ml"
     assert art["modelSourceId"] == "run-uuid-1" and art["modelSourceName"] == "nightly 2026-05-01"
-    # dataset artifacts linked to the version
-    assert artifacts["train-dataset"]["artifactType"] == "dataset-artifact"
-    assert artifacts["train-dataset"]["uri"] == inputs["train_dataset"].uri
-    assert artifacts["train-dataset"]["digest"] == f"sha256:{train_sha}"
-    assert artifacts["eval-dataset"]["digest"] == f"sha256:{eval_sha}"
+    # dataset artifacts: NOT linked to the version (its only artifact is the model artifact), they reference it
+    assert set(artifacts) == {name}
+    datasets = _datasets(registry, out.version_id)
+    assert datasets["train"]["name"] == f"train-dataset-of-version-{out.version_id}"
+    assert datasets["train"]["externalId"] == f"kml-dataset:{out.version_id}:0"
+    assert datasets["train"]["uri"] == inputs["train_dataset"].uri
+    assert datasets["train"]["digest"] == f"sha256:{train_sha}"
+    assert datasets["eval"]["digest"] == f"sha256:{eval_sha}"
+    assert _prop(datasets["eval"], "kml_registered_model_id") == out.model_id
+    assert _prop(datasets["eval"], "kml_version_name") == "1.0.0"
     # the output Model artifact: metadata convention and pointer file
     meta = inputs["registered_model"].metadata
     assert meta["registered_models"] == [
@@ -360,7 +373,8 @@ def test_same_task_twice_gives_one_version(
     second = _register(registry.url, inputs, name, **lineage)
     assert first == second
     assert len(_versions(registry, first.model_id)) == 1
-    assert set(_artifacts(registry, first.version_id)) == {name, "train-dataset"}
+    assert set(_artifacts(registry, first.version_id)) == {name}
+    assert set(_datasets(registry, first.version_id)) == {"train"}
     assert "registered version '1.0.0' (id" in capsys.readouterr().out
     # another run of the same pipeline is a new version
     third = _register(registry.url, inputs, name, run_id="run-y", task_name="register-model")
@@ -376,19 +390,19 @@ def test_half_written_version_is_completed_on_rerun(
     def crash(*args: Any, **kwargs: Any) -> None:
         raise ConnectionResetError("pod killed before the artifacts were written")
 
-    monkeypatch.setattr(writes, "ensure_version_artifacts", crash)
+    monkeypatch.setattr(writes, "ensure_dataset_artifacts", crash)
     with pytest.raises(ConnectionResetError):
         _register(registry.url, inputs, name, **lineage)
     model = _get(registry, "/registered_model", name=name)
     [half] = _versions(registry, model["id"])
-    assert _artifacts(registry, half["id"]) == {}  # version created, artifacts missing
+    assert _artifacts(registry, half["id"]) == {} and _datasets(registry, half["id"]) == {}  # artifacts missing
     assert not Path(inputs["registered_model"].path).exists()  # no output written for a failed registration
 
     monkeypatch.undo()
     monkeypatch.setenv("KML_REGISTRY_BACKOFF_SECONDS", "0.01")
     out = _register(registry.url, inputs, name, **lineage)
     assert (out.version_id, out.version_name) == (half["id"], "1.0.0")
-    assert set(_artifacts(registry, half["id"])) == {name, "eval-dataset"}
+    assert set(_artifacts(registry, half["id"])) == {name} and set(_datasets(registry, half["id"])) == {"eval"}
     assert len(_versions(registry, model["id"])) == 1
 
 
@@ -463,19 +477,23 @@ def test_transient_failures_are_retried(
     assert "HTTP 503" in log and "HTTP 429" in log and "Connection reset by peer" in log
 
 
-@pytest.mark.parametrize("run_id", ["r-lost", ""])
+@pytest.mark.parametrize(("run_id", "with_dataset"), [("r-lost", True), ("", True), ("r-lost-2", False)])
 def test_lost_answers_to_writes_create_no_duplicates(
-    registry: EmbeddedRegistry, inputs: dict[str, Any], unique: str, run_id: str
+    registry: EmbeddedRegistry, inputs: dict[str, Any], unique: str, run_id: str, with_dataset: bool
 ) -> None:
-    name = f"lost-{unique}-{bool(run_id)}"
-    # the registry performs each create, but the answer never arrives: the retry must find what was created
+    name = f"lost-{unique}-{run_id}"
+    # the registry performs each create, but the answer never arrives: the retry must find what was created.
+    # The first POST .../artifacts is the dataset artifact's (POST /artifacts) when there is one, else the model
+    # artifact's link (POST /model_versions/{id}/artifacts).
     failures = ["POST /registered_models lose", "POST /model_versions lose", "POST /artifacts lose"]
+    datasets = {"train_dataset": inputs["train_dataset"]} if with_dataset else {}
     with FlakyProxy(registry.url, failures=failures) as proxy:
-        out = _register(proxy.url, inputs, name, run_id=run_id, train_dataset=inputs["train_dataset"])
+        out = _register(proxy.url, inputs, name, run_id=run_id, **datasets)
     assert proxy.failed == 3
     assert len(_get(registry, "/registered_models", filterQuery=f'name = "{name}"')["items"]) == 1
     assert [v["name"] for v in _versions(registry, out.model_id)] == ["1.0.0"]
-    assert set(_artifacts(registry, out.version_id)) == {name, "train-dataset"}
+    assert set(_artifacts(registry, out.version_id)) == {name}
+    assert set(_datasets(registry, out.version_id)) == ({"train"} if with_dataset else set())
 
 
 def test_registry_that_always_fails_gives_a_clear_error_after_bounded_attempts(

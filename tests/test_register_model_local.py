@@ -104,7 +104,12 @@ def test_entry_point_in_a_local_pipeline_run_records_the_run(
         "pipelinerun",
     )
     assert art["modelSourceId"] == run_id and art["modelSourceName"] == run_name
-    assert artifacts["test-dataset"]["digest"] == "sha256:" + hashlib.sha256(TEST_CSV.encode()).hexdigest()
+    assert set(artifacts) == {name}  # the model artifact is the version's only linked artifact
+    query = {"filterQuery": f'kml_model_version_id = "{version_id}"', "artifactType": "dataset-artifact"}
+    datasets = {a["name"]: a for a in _get(registry, "/artifacts", **query)["items"]}
+    test_data = datasets[f"test-dataset-of-version-{version_id}"]
+    assert test_data["digest"] == "sha256:" + hashlib.sha256(TEST_CSV.encode()).hexdigest()
+    assert _prop(version, "kfp_run_display_name") == run_name
 
 
 def test_compiled_component_runs_with_only_required_inputs(

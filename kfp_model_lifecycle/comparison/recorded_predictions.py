@@ -1,8 +1,13 @@
-"""A version's per-example predictions, linked to it in the registry so a later comparison can use them.
+"""A version's per-example predictions, recorded in the registry so a later comparison can use them.
 
-The candidate's predictions Dataset is linked as a ``dataset-artifact`` named ``predictions-dataset`` with the
-customProperty ``role = "predictions"`` (the shape register_model uses for its datasets); when that version is
-the baseline of a later comparison, :func:`find_predictions_uri` finds the URI there.
+The candidate's predictions Dataset is recorded as a ``dataset-artifact`` named
+``predictions-dataset-of-version-<version id>`` with the customProperty ``role = "predictions"`` (the shape
+register_model uses for its datasets) and the ``externalId`` ``kml-predictions:<version id>``; when that version is
+the baseline of a later comparison, :func:`find_predictions_uri` finds the URI there. The artifact is NOT linked to
+the version: KServe's ``model-registry://`` storage initializer takes a version's newest artifact and fails unless
+it is the model artifact (kubeflow/hub ``cmd/csi``), and the predictions are written after registration. The
+version is named in the reference property ``kml_model_version_id``. Predictions that earlier releases linked to
+versions are still found.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from kfp_model_lifecycle.comparison.conventions import (
     PREDICTIONS_URI_PROPERTY,
 )
 from kfp_model_lifecycle.comparison.versions import property_value
+
+PREDICTIONS_EXTERNAL_ID = "kml-predictions:{version_id}"
+REFERENCE_VERSION_ID = "kml_model_version_id"
 
 
 def _string_property(value: str) -> dict[str, str]:
@@ -51,12 +59,30 @@ def dataset_artifacts(conn: RegistryConnection, version_id: str) -> list[dict[st
     return list((page or {}).get("items") or [])
 
 
+def recorded_predictions(conn: RegistryConnection, version_id: str) -> dict[str, Any] | None:
+    """The predictions artifact :func:`record_predictions_artifact` wrote for a version, or None.
+
+    Args:
+        conn: From ``connect_model_registry``.
+        version_id: The ModelVersion id.
+
+    Returns:
+        The artifact in wire form (found by its externalId ``kml-predictions:<version id>``), or None.
+    """
+    external_id = PREDICTIONS_EXTERNAL_ID.format(version_id=version_id)
+    return conn.call(
+        f"find the predictions of model version {version_id}",
+        lambda api: api.find_artifact(external_id=external_id),
+        tolerate=(404,),
+    )
+
+
 def find_predictions_uri(conn: RegistryConnection, version: Mapping[str, Any]) -> str:
     """Where a version's per-example predictions were recorded, or "".
 
-    Looks for a ``dataset-artifact`` of the version whose ``role`` customProperty is ``predictions`` (what
-    :func:`record_predictions_artifact` links; the newest wins), then for the version's customProperty
-    ``kml_predictions_uri``.
+    Looks for the artifact :func:`record_predictions_artifact` writes, then for a ``dataset-artifact`` linked to
+    the version whose ``role`` customProperty is ``predictions`` (what earlier releases linked; the newest wins),
+    then for the version's customProperty ``kml_predictions_uri``.
 
     Args:
         conn: From ``connect_model_registry``.
@@ -65,9 +91,13 @@ def find_predictions_uri(conn: RegistryConnection, version: Mapping[str, Any]) -
     Returns:
         The URI or "".
     """
+    version_id = str(version.get("id") or "")
+    recorded = recorded_predictions(conn, version_id) if version_id else None
+    if recorded and recorded.get("uri"):
+        return str(recorded["uri"])
     found = [
         a
-        for a in dataset_artifacts(conn, str(version.get("id") or ""))
+        for a in dataset_artifacts(conn, version_id)
         if property_value(a.get("customProperties"), "role") == PREDICTIONS_ROLE and a.get("uri")
     ]
     if found:
@@ -78,11 +108,12 @@ def find_predictions_uri(conn: RegistryConnection, version: Mapping[str, Any]) -
 def record_predictions_artifact(
     conn: RegistryConnection, version_id: str, uri: str, *, kfp_artifact_name: str = ""
 ) -> str:
-    """Link the version's per-example predictions as a ``dataset-artifact`` (role ``predictions``).
+    """Record the version's per-example predictions as a ``dataset-artifact`` (role ``predictions``).
 
-    A later comparison in which this version is the baseline finds them with :func:`find_predictions_uri`.
-    Idempotent: an existing ``predictions-dataset`` artifact with the same URI is left alone; one with another
-    URI is updated.
+    A later comparison in which this version is the baseline finds them with :func:`find_predictions_uri`. The
+    artifact is created on its own (``POST /artifacts``, externalId ``kml-predictions:<version id>``), not linked
+    to the version. Idempotent: an existing one with the same URI is left alone; one with another URI gets the new
+    URI.
 
     Args:
         conn: From ``connect_model_registry``.
@@ -93,23 +124,34 @@ def record_predictions_artifact(
     Returns:
         ``created``, ``updated`` or ``unchanged``.
     """
-    existing = [a for a in dataset_artifacts(conn, version_id) if a.get("name") == PREDICTIONS_ARTIFACT_NAME]
-    if existing and existing[0].get("uri") == uri:
+    existing = recorded_predictions(conn, version_id)
+    if existing is None:
+        body: dict[str, Any] = {
+            "artifactType": DATASET_ARTIFACT_TYPE,
+            "name": f"{PREDICTIONS_ARTIFACT_NAME}-of-version-{version_id}",
+            "externalId": PREDICTIONS_EXTERNAL_ID.format(version_id=version_id),
+            "uri": uri,
+            "state": "LIVE",
+            "customProperties": {
+                "role": _string_property(PREDICTIONS_ROLE),
+                "kfp_artifact_name": _string_property(kfp_artifact_name),
+                REFERENCE_VERSION_ID: _string_property(str(version_id)),
+            },
+        }
+        created = conn.call(
+            f"record the predictions dataset of model version {version_id}",
+            lambda api: api.create_artifact(models.ArtifactCreate.from_dict(body)),
+            tolerate=(409,),
+        )
+        if created:
+            return "created"
+        existing = recorded_predictions(conn, version_id) or {}  # recorded concurrently
+    if existing.get("uri") == uri:
         return "unchanged"
-    body: dict[str, Any] = {
-        "artifactType": DATASET_ARTIFACT_TYPE,
-        "name": PREDICTIONS_ARTIFACT_NAME,
-        "uri": uri,
-        "state": "LIVE",
-        "customProperties": {
-            "role": _string_property(PREDICTIONS_ROLE),
-            "kfp_artifact_name": _string_property(kfp_artifact_name),
-        },
-    }
-    if existing:
-        body["id"] = str(existing[0]["id"])
+    update = {"artifactType": DATASET_ARTIFACT_TYPE, "uri": uri, "state": "LIVE"}
+    artifact_id = str(existing.get("id"))
     conn.call(
-        f"link the predictions dataset to model version {version_id}",
-        lambda api: api.upsert_model_version_artifact(version_id, models.Artifact.from_dict(body)),
+        f"update the predictions dataset of model version {version_id}",
+        lambda api: api.update_artifact(artifact_id, models.ArtifactUpdate.from_dict(update)),
     )
-    return "updated" if existing else "created"
+    return "updated"

@@ -5,6 +5,12 @@ database constraint on both the real server and the embedded one), so creating e
 compare-and-set: of two writers that both read ``N``, one gets 409. The log is append-only and totally ordered by
 ``seq``. Every event field is stored as the property ``kml_event_<field>``; events are handled as plain dicts
 (the decoded records, whose type-specific fields vary).
+
+Events are created on their own (``POST /artifacts``), never linked to a model version: KServe's
+``model-registry://`` storage initializer takes a version's NEWEST artifact and fails unless it is the model
+artifact (kubeflow/hub ``cmd/csi``), so an event linked to a version would break its deployments. The version an
+event is about is in ``kml_event_version_id``. Events that earlier releases linked to versions are still read:
+the trail is listed from ``/artifacts``, which holds linked and unlinked artifacts alike, and found by externalId.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from mr_openapi import models
+from mr_openapi.models.artifact_type_query_param import ArtifactTypeQueryParam
 
-from kfp_model_lifecycle.client import RegistryConnection, Wire
+from kfp_model_lifecycle.client import RegistryConnection
 from kfp_model_lifecycle.lifecycle.conventions import (
     EVENT_ARTIFACT_TYPE,
     EVENT_EXTERNAL_ID,
@@ -77,8 +84,8 @@ def build_lifecycle_event_artifact(model: Mapping[str, Any], seq: int, event: Ma
             ``time`` (UTC, ISO 8601), ``token`` and optional type-specific fields; None values are left out.
 
     Returns:
-        The request body (``artifactType: doc-artifact``) for ``POST /model_versions/{id}/artifacts`` or
-        ``POST /artifacts``; its ``uri`` is the evidence's report URI when there is one.
+        The request body (``artifactType: doc-artifact``) for ``POST /artifacts``; its ``uri`` is the evidence's
+        report URI when there is one.
     """
     model_id = str(model["id"])
     evidence = dict(event.get("evidence") or {})
@@ -132,7 +139,13 @@ def _listed_events(conn: RegistryConnection, model_id: str, after_seq: int) -> d
         query += f" AND {EVENT_PROPERTY_PREFIX}seq > {int(after_seq)}"
     items = conn.list_all(
         f"list lifecycle events of registered model {model_id}",
-        lambda api, token: api.get_artifacts(filter_query=query, page_size="500", order_by="ID", next_page_token=token),
+        lambda api, token: api.get_artifacts(
+            filter_query=query,
+            artifact_type=ArtifactTypeQueryParam(EVENT_ARTIFACT_TYPE),
+            page_size="500",
+            order_by="ID",
+            next_page_token=token,
+        ),
     )
     by_seq: dict[int, dict[str, Any]] = {}
     for item in items:
@@ -147,9 +160,11 @@ def _listed_events(conn: RegistryConnection, model_id: str, after_seq: int) -> d
 def read_lifecycle_events(conn: RegistryConnection, model_id: str, *, after_seq: int = 0) -> list[dict[str, Any]]:
     """The model's audit trail, in order.
 
-    Lists ``/artifacts`` with ``filterQuery`` on ``kml_event_model_id`` (and ``kml_event_seq > after_seq``),
-    keeps the model's events (also when a server ignores the filter), sorts them by ``seq`` and fills any gap, and
-    looks past the end, by ``externalId`` -- so the result is complete and contiguous.
+    Lists ``/artifacts`` (``artifactType=doc-artifact``) with ``filterQuery`` on ``kml_event_model_id`` (and
+    ``kml_event_seq > after_seq``), keeps the model's events (also when a server ignores the filter), sorts them by
+    ``seq`` and fills any gap, and looks past the end, by ``externalId`` -- so the result is complete and
+    contiguous. ``/artifacts`` lists every artifact, so events that earlier releases linked to versions are read
+    as well (one per ``seq``: the externalId is unique).
 
     Args:
         conn: From ``connect_model_registry``.
@@ -175,26 +190,15 @@ def read_lifecycle_events(conn: RegistryConnection, model_id: str, *, after_seq:
     return [e for i, e in enumerate(ordered) if e["seq"] == after_seq + 1 + i]
 
 
-def _create_event_artifact(conn: RegistryConnection, action: str, version_id: str, body: dict[str, Any]) -> Wire | None:
-    """Create the event artifact (linked to its version when it has one); None when its externalId is taken."""
-    if version_id:
-        return conn.call(
-            action,
-            lambda api: api.upsert_model_version_artifact(version_id, models.Artifact.from_dict(body)),
-            tolerate=(409,),
-        )
-    return conn.call(action, lambda api: api.create_artifact(models.ArtifactCreate.from_dict(body)), tolerate=(409,))
-
-
 def append_lifecycle_event(
     conn: RegistryConnection, model: Mapping[str, Any], seq: int, event: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """Append an event at position ``seq``, if that position is still free (an atomic compare-and-set).
 
-    The event is created already linked to its model version (``POST /model_versions/{id}/artifacts``; one
-    request), or standalone (``POST /artifacts``) when it has no version. Its ``externalId``
-    ``kml-event:<model id>:<seq>`` is unique in the registry, so of concurrent writers for one ``seq`` exactly
-    one succeeds. A writer whose answer was lost recognises its own event by its ``token``.
+    The event is created on its own (``POST /artifacts``; one request), never linked to its model version (see
+    the module docstring). Its ``externalId`` ``kml-event:<model id>:<seq>`` is unique in the registry, so of
+    concurrent writers for one ``seq`` exactly one succeeds. A writer whose answer was lost recognises its own
+    event by its ``token``.
 
     Args:
         conn: From ``connect_model_registry``.
@@ -212,7 +216,9 @@ def append_lifecycle_event(
     body = build_lifecycle_event_artifact(model, seq, event)
     action = f"append lifecycle event #{seq} to registered model {model.get('name')!r}"
     try:
-        created = _create_event_artifact(conn, action, str(event.get("version_id") or ""), body)
+        created = conn.call(
+            action, lambda api: api.create_artifact(models.ArtifactCreate.from_dict(body)), tolerate=(409,)
+        )
     except (ConnectionError, RuntimeError):
         holder = find_lifecycle_event(conn, model_id, seq)  # the answer may have been lost: is the event ours?
         if holder is None:

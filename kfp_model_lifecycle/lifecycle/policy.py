@@ -14,7 +14,7 @@ from typing import Any
 
 from mr_openapi import models
 
-from kfp_model_lifecycle.client import RegistryConnection
+from kfp_model_lifecycle.client import RegistryConnection, update_with_retry
 from kfp_model_lifecycle.errors import InvalidInputError
 from kfp_model_lifecycle.lifecycle.commit import commit_lifecycle_event
 from kfp_model_lifecycle.lifecycle.conventions import (
@@ -26,7 +26,7 @@ from kfp_model_lifecycle.lifecycle.conventions import (
     EventType,
 )
 from kfp_model_lifecycle.lifecycle.names import check_demote_to, check_stage_name
-from kfp_model_lifecycle.lifecycle.properties import lifecycle_property, plain_properties
+from kfp_model_lifecycle.lifecycle.properties import lifecycle_property, plain_properties, same_properties
 from kfp_model_lifecycle.lifecycle.provenance import lifecycle_common_fields
 from kfp_model_lifecycle.lifecycle.registry import find_model_by_name, get_registered_model
 from kfp_model_lifecycle.lifecycle.view import sync_lifecycle_view
@@ -200,22 +200,33 @@ def _updated_properties(model: Mapping[str, Any], updates: Mapping[str, Any | No
 def _record_policy_change(
     conn: RegistryConnection,
     model: Mapping[str, Any],
-    props: dict[str, Any],
+    updates: Mapping[str, Any | None],
     change: tuple[LifecyclePolicy, LifecyclePolicy],
     common: Mapping[str, Any],
 ) -> int:
-    """PATCH the model's properties, append the ``policy`` event and update the view; returns the event's seq."""
+    """PATCH the model's properties, append the ``policy`` event and update the view; returns the event's seq.
+
+    The PATCH re-reads the model and re-applies ``updates`` when the registry answers 409 (``update_with_retry``).
+    """
     previous, policy = change
-    body = {"customProperties": props}
     model_id = str(model["id"])
-    conn.call(
+    update_with_retry(
+        conn,
         f"update the lifecycle policy of registered model {model.get('name')!r}",
-        lambda api: api.update_registered_model(model_id, models.RegisteredModelUpdate.from_dict(body)),
+        read=lambda: get_registered_model(conn, model),
+        modify=lambda fresh: _policy_patch(fresh, updates),
+        write=lambda api, body: api.update_registered_model(model_id, models.RegisteredModelUpdate.from_dict(body)),
     )
     event = {"type": EventType.POLICY.value, "version_id": "", "from": previous.event_text(), "to": policy.event_text()}
     outcome = commit_lifecycle_event(conn, model, lambda state: {"event": dict(event), "error": ""}, common)
     sync_lifecycle_view(conn, model, events=outcome.events)
     return int((outcome.event or {}).get("seq") or 0)
+
+
+def _policy_patch(model: Mapping[str, Any], updates: Mapping[str, Any | None]) -> dict[str, Any] | None:
+    """The PATCH body applying ``updates`` to the model as it is now, or None when it has them already."""
+    props = _updated_properties(model, updates)
+    return None if same_properties(props, model.get("customProperties")) else {"customProperties": props}
 
 
 def set_lifecycle_policy(
@@ -258,5 +269,5 @@ def set_lifecycle_policy(
     seq = 0
     if changed and not dry_run:
         common = lifecycle_common_fields(actor, reason, None)
-        seq = _record_policy_change(conn, model, props, (previous, policy), common)
+        seq = _record_policy_change(conn, model, updates, (previous, policy), common)
     return PolicyChange(model=model_name, policy=policy, previous=previous, changed=changed, event_seq=seq)

@@ -4,10 +4,12 @@ Every value the package stores goes through :func:`lifecycle_property`; every va
 :func:`plain_properties`. Times are ISO 8601 strings in UTC (:func:`utc_timestamp`).
 
 Integers: the real registry keeps ``int_value`` in a 32-bit column (``strconv.ParseInt(s, 10, 32)``: an int outside
--2147483648..2147483647 is rejected with 400). So integers in that range are stored as ``int_value``, larger ones
-as ``double_value`` while the double holds them exactly (``|n| <= 2**53``), and beyond that as their decimal
-text (``string_value``). Doubles with an integral value outside the int32 range read back as ``int``, so such an
-integer round-trips; a filter with an integer literal (``seed = 12345678901``) matches both int and double values.
+-2147483648..2147483647 is rejected), and the v1 API's schema (which the official client enforces before sending)
+allows at most 9 digits (``^-?([1-9][0-9]{0,8}|0)$``). So integers with at most 9 digits are stored as
+``int_value``, larger ones as ``double_value`` while the double holds them exactly (``|n| <= 2**53``), and beyond
+that as their decimal text (``string_value``). Doubles with an integral value beyond 9 digits read back as
+``int``, so such an integer round-trips; a filter with an integer literal (``seed = 12345678901``) matches both int
+and double values.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-INT32_MIN = -(2**31)
-INT32_MAX = 2**31 - 1
+# int_value: 9 digits (the API schema's pattern; the server's column is int32, wider)
+INT_VALUE_MIN = -999_999_999
+INT_VALUE_MAX = 999_999_999
 # The largest magnitude up to which every integer is exactly representable as a double.
 MAX_EXACT_DOUBLE_INT = 2**53
 
@@ -41,7 +44,7 @@ def lifecycle_property(value: Any) -> dict[str, Any]:
 
     Args:
         value: bool, int, float or str (anything else is stored as its JSON text). Integers outside the 32-bit
-            range the registry stores as ints become doubles (exact up to 2**53) or, beyond, decimal text.
+            range the registry stores as ints (9 digits) become doubles (exact up to 2**53) or, beyond, decimal text.
 
     Returns:
         e.g. ``{"string_value": "production", "metadataType": "MetadataStringValue"}``.
@@ -58,8 +61,8 @@ def lifecycle_property(value: Any) -> dict[str, Any]:
 
 
 def _integer_property(value: int) -> dict[str, Any]:
-    """An int as ``int_value`` when it fits in 32 bits, else a double while exact, else its decimal text."""
-    if INT32_MIN <= value <= INT32_MAX:
+    """An int as ``int_value`` when it has at most 9 digits, else a double while exact, else its decimal text."""
+    if INT_VALUE_MIN <= value <= INT_VALUE_MAX:
         return {"int_value": str(value), "metadataType": "MetadataIntValue"}
     if abs(value) <= MAX_EXACT_DOUBLE_INT:
         return {"double_value": float(value), "metadataType": "MetadataDoubleValue"}
@@ -67,7 +70,7 @@ def _integer_property(value: int) -> dict[str, Any]:
 
 
 def _double_value(meta: Mapping[str, Any]) -> float | int | None:
-    """A double; an integral one outside the int32 range as ``int`` (how :func:`lifecycle_property` stores ints)."""
+    """A double; an integral one beyond 9 digits as ``int`` (how :func:`lifecycle_property` stores such ints)."""
     value = meta.get("double_value")
     if isinstance(value, str):
         try:
@@ -76,7 +79,7 @@ def _double_value(meta: Mapping[str, Any]) -> float | int | None:
             return None
     if not isinstance(value, int | float) or isinstance(value, bool):
         return value
-    if float(value).is_integer() and not INT32_MIN <= value <= INT32_MAX and abs(value) <= MAX_EXACT_DOUBLE_INT:
+    if float(value).is_integer() and not INT_VALUE_MIN <= value <= INT_VALUE_MAX and abs(value) <= MAX_EXACT_DOUBLE_INT:
         return int(value)
     return value
 

@@ -2,7 +2,9 @@
 
 Versions get ``kml_stage``, approvals and the UI labels ``kml:stage=<stage>``, ``kml:@<alias>``; the model gets
 ``kml_alias_<alias>`` -> version id, ``kml_production_version_id`` and ``kml_event_seq``. A PATCH replaces the
-whole ``customProperties`` map, so writers re-read it first and keep every key they do not own. A writer that died
+whole ``customProperties`` map, so writers re-read it first and keep every key they do not own, and re-read and
+re-apply when the registry answers a PATCH with 409 (two concurrent PATCHes adding the same new key collide on the
+real server, see ``client.update_with_retry``). A writer that died
 between its event and the view, or wrote a stale view, is repaired by the next writer or reader
 (:func:`sync_lifecycle_view`, :func:`repair_lifecycle_view_if_stale`), which compare the view with the log.
 """
@@ -15,7 +17,7 @@ from typing import Any
 
 from mr_openapi import models
 
-from kfp_model_lifecycle.client import RegistryConnection, Wire
+from kfp_model_lifecycle.client import RegistryConnection, Wire, update_with_retry
 from kfp_model_lifecycle.lifecycle.conventions import (
     LABEL_ALIAS,
     LABEL_APPROVAL,
@@ -137,37 +139,54 @@ def _version_is_current(version: Mapping[str, Any], state: LifecycleState) -> bo
 
 
 def _sync_versions(conn: RegistryConnection, model: Mapping[str, Any], state: LifecycleState) -> list[str]:
-    """PATCH every version whose view differs from ``state`` (re-read first); returns the ids written."""
+    """PATCH every version whose view differs from ``state`` (re-read first, again after a 409); returns the ids."""
     patched: list[str] = []
     for listed in list_model_versions(conn, model):
         if _version_is_current(listed, state):
             continue
-        fresh = get_model_version_by_id(conn, str(listed["id"])) or listed
-        if _version_is_current(fresh, state):
-            continue
-        body = {"customProperties": version_view_properties(fresh, state), "state": version_view_state(fresh, state)}
-        vid = str(fresh["id"])
-        conn.call(
+        vid = str(listed["id"])
+        written = update_with_retry(
+            conn,
             f"update lifecycle properties of model version {vid}",
-            lambda api, b=body, v=vid: api.update_model_version(v, models.ModelVersionUpdate.from_dict(b)),
+            read=lambda v=vid, fallback=listed: get_model_version_by_id(conn, v) or dict(fallback),
+            modify=lambda fresh: _version_patch(fresh, state),
+            write=lambda api, body, v=vid: api.update_model_version(v, models.ModelVersionUpdate.from_dict(body)),
         )
-        patched.append(vid)
+        if written is not None:
+            patched.append(vid)
     return patched
 
 
+def _version_patch(version: Mapping[str, Any], state: LifecycleState) -> dict[str, Any] | None:
+    """The PATCH body that brings a version's view to ``state``, or None when it is current."""
+    if _version_is_current(version, state):
+        return None
+    return {"customProperties": version_view_properties(version, state), "state": version_view_state(version, state)}
+
+
+def _model_patch(model: Mapping[str, Any], state: LifecycleState) -> dict[str, Any] | None:
+    """The PATCH body that brings a model's view keys to ``state``, or None when they are current."""
+    props = model_view_properties(model, state)
+    return None if same_properties(props, model.get("customProperties")) else {"customProperties": props}
+
+
 def _sync_model(conn: RegistryConnection, model: Mapping[str, Any], state: LifecycleState) -> Wire:
-    """PATCH the model's view keys when they differ from ``state`` (re-read first); returns the model as written."""
-    fresh = get_registered_model(conn, model)
-    props = model_view_properties(fresh, state)
-    if same_properties(props, fresh.get("customProperties")):
-        return fresh
-    body = {"customProperties": props}
+    """PATCH the model's view keys when they differ from ``state`` (re-read first, again after a 409)."""
     model_id = str(model["id"])
-    written = conn.call(
+    fresh: list[Wire] = []
+
+    def read() -> Wire:
+        fresh.append(get_registered_model(conn, model))
+        return fresh[-1]
+
+    written = update_with_retry(
+        conn,
         f"update lifecycle properties of registered model {model.get('name')!r}",
-        lambda api: api.update_registered_model(model_id, models.RegisteredModelUpdate.from_dict(body)),
+        read=read,
+        modify=lambda current: _model_patch(current, state),
+        write=lambda api, body: api.update_registered_model(model_id, models.RegisteredModelUpdate.from_dict(body)),
     )
-    return written or fresh
+    return written or fresh[-1]
 
 
 def sync_lifecycle_view(

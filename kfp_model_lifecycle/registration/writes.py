@@ -1,7 +1,8 @@
 """Writing a registration to the Model Registry idempotently: model, version, artifacts.
 
 Idempotency: the ModelVersion's ``externalId`` is ``kfp:<run id>:<task name>:<model name>:<12 hex of
-sha256(model uri)>`` when the run id is known (the URI part tells apart the iterations of a ``ParallelFor``).
+sha256(model uri)>`` when the run id is known (the URI part tells apart the iterations of a ``ParallelFor``;
+a key longer than the registry's 255 characters is shortened to its head and a sha256 digest).
 ExternalIds are unique in the registry, so a retried or re-run task finds the version it created before and
 completes it (missing artifacts are added), and a concurrent duplicate gets 409 and reads it back. Without a
 run id the key is ``kfp:attempt:<random>:<model name>``: it only protects the retried writes of one attempt
@@ -24,7 +25,13 @@ from kfp_model_lifecycle.client import RegistryConnection, Wire
 from kfp_model_lifecycle.errors import ConcurrencyError, InvalidInputError, RegistryError
 from kfp_model_lifecycle.lineage.context import RunContext
 from kfp_model_lifecycle.log import logger
-from kfp_model_lifecycle.registration.artifacts import LIVE, PAGE_SIZE, ensure_version_artifacts
+from kfp_model_lifecycle.registration.artifacts import (
+    LIVE,
+    PAGE_SIZE,
+    ensure_dataset_artifacts,
+    ensure_model_artifact,
+)
+from kfp_model_lifecycle.registration.names import bounded_external_id
 from kfp_model_lifecycle.registration.properties import Properties
 from kfp_model_lifecycle.registration.versions import (
     SemVer,
@@ -97,12 +104,13 @@ def registration_key(context: RunContext, model_name: str, model_uri: str) -> st
         model_uri: The model artifact's URI.
 
     Returns:
-        ``kfp:<run id>:<task name>:<model name>:<first 12 hex of sha256(model uri)>``, or "".
+        ``kfp:<run id>:<task name>:<model name>:<first 12 hex of sha256(model uri)>`` (shortened with a digest
+        beyond 255 characters), or "".
     """
     if not context.run_id:
         return ""
     uri_hash = hashlib.sha256((model_uri or "").encode("utf-8")).hexdigest()[:URI_HASH_LENGTH]
-    return f"kfp:{context.run_id}:{context.task_name}:{model_name}:{uri_hash}"
+    return bounded_external_id(f"kfp:{context.run_id}:{context.task_name}:{model_name}:{uri_hash}")
 
 
 def attempt_key(model_name: str) -> str:
@@ -117,7 +125,7 @@ def attempt_key(model_name: str) -> str:
     Returns:
         ``kfp:attempt:<random hex>:<model name>``.
     """
-    return f"kfp:attempt:{uuid.uuid4().hex}:{model_name}"
+    return bounded_external_id(f"kfp:attempt:{uuid.uuid4().hex}:{model_name}")
 
 
 def get_or_create_registered_model(
@@ -277,9 +285,10 @@ def _name_taken(conn: RegistryConnection, model_id: str, model_name: str, name: 
 def register_model_version(conn: RegistryConnection, draft: VersionDraft) -> RegisteredVersion:
     """Register (or complete the earlier registration of) one model version with its artifacts.
 
-    Order of writes: RegisteredModel (if missing) -> ModelVersion with all its properties -> ModelArtifact ->
-    dataset artifacts. A failure in between leaves a version without (some) artifacts; re-running with the same
-    ``external_id`` finds that version and adds what is missing.
+    Order of writes: RegisteredModel (if missing) -> ModelVersion with all its properties -> dataset artifacts
+    (not linked to the version, see ``registration.artifacts``) -> the ModelArtifact, the version's only linked
+    artifact and its last write. A failure in between leaves a version without (some) artifacts; re-running with
+    the same ``external_id`` finds that version and adds what is missing.
 
     Args:
         conn: From ``connect_model_registry``.
@@ -307,17 +316,14 @@ def register_model_version(conn: RegistryConnection, draft: VersionDraft) -> Reg
                 f"externalId {draft.external_id!r} belongs to a version of another registered model"
                 f" (id {mv.get('registeredModelId')}): the registry is inconsistent; use another model_name"
             )
-    stored = ensure_version_artifacts(conn, str(mv["id"]), [draft.model_artifact, *draft.dataset_artifacts])
+    datasets = ensure_dataset_artifacts(conn, model, mv, draft.dataset_artifacts)
+    model_artifact = ensure_model_artifact(conn, str(mv["id"]), draft.model_artifact)
     return RegisteredVersion(
         model_id=str(model["id"]),
         model_name=draft.model_name,
         version_id=str(mv["id"]),
         version_name=str(mv["name"]),
-        model_artifact_id=_artifact_id(stored, draft.model_artifact),
-        dataset_artifact_ids=tuple(_artifact_id(stored, d) for d in draft.dataset_artifacts),
+        model_artifact_id=str(model_artifact.get("id") or ""),
+        dataset_artifact_ids=tuple(str(d.get("id") or "") for d in datasets),
         reused=reused,
     )
-
-
-def _artifact_id(stored: Mapping[str, Wire], body: Wire) -> str:
-    return str((stored.get(body["name"]) or {}).get("id") or "")
