@@ -34,9 +34,11 @@ from kfp_model_lifecycle.lifecycle import (
     set_lifecycle_policy,
 )
 from kfp_model_lifecycle.lifecycle.events import build_lifecycle_event_artifact
+from kfp_model_lifecycle.lineage.context import RunContext
 from kfp_model_lifecycle.lineage.sources import DatasetInput
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
-from kfp_model_lifecycle.registration.artifacts import version_dataset_artifacts
+from kfp_model_lifecycle.registration import VersionDraft, register_model_version
+from kfp_model_lifecycle.registration.artifacts import build_model_artifact, version_dataset_artifacts
 from kfp_model_lifecycle.registration.run import RegistrationResult, run_register_model
 
 GATES = [{"metric": "accuracy", "higher_is_better": True, "min_absolute_change": 0.01}]
@@ -259,6 +261,38 @@ def test_lifecycle_view_and_policy_writes_survive_a_conflicting_patch(
     assert model["kml_requires_approval"] is True and model["kml_demote_to"] == "staging"
 
 
+def test_concurrent_promotions_on_a_registry_with_the_real_servers_patch_race(unique: str, tmp_path: Path) -> None:
+    """The embedded registry's patch window makes the real server's race likely: two PATCHes adding the same new key
+    while both are in flight, the later one answers 409. Both promotions must still land, with all their keys."""
+    name = f"race-{unique}"
+    with EmbeddedRegistry(tmp_path / "race.db", patch_window=0.3) as racy:
+        for i in range(2):
+            run_register_model(model_uri=f"s3://{name}/{i}", model_name=name, run_id=f"r{i}", registry_url=racy.url,
+                               env={})  # fmt: skip
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def promote(i: int) -> None:
+            with connect_model_registry(racy.url, env={}) as own:
+                barrier.wait()
+                try:
+                    promote_model_version(own, f"{name}:1.0.{i}", aliases=[f"alias{i}"])
+                except BaseException as exc:
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=promote, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        with connect_model_registry(racy.url, env={}) as conn:
+            history = lifecycle_history(conn, name)
+            model = plain_properties(history["model"])
+    assert errors == []
+    assert {e["alias"] for e in history["events"]} == {"alias0", "alias1"}
+    assert {"kml_alias_alias0", "kml_alias_alias1"} <= set(model) and model["kml_event_seq"] == 2
+
+
 # -- item 5: the registry behind Istio -----------------------------------------------------------------------
 
 
@@ -335,3 +369,30 @@ def test_istio_denial_is_recognised_and_the_sa_token_goes_over_http_only_on_opt_
     with pytest.raises(RegistryAuthError) as info:
         connect_model_registry(guard.url, env=opted_in, sa_token_path=str(sa_token))
     assert "Istio" in str(info.value) and "sa-token-revoked-123" not in str(info.value)
+
+
+def test_through_the_embedded_registrys_istio_guard(unique: str, tmp_path: Path) -> None:
+    """End to end through the embedded registry's guard: its Service port denies like Istio, its gateway port
+    serves requests with the service-account token, which the library sends over http only on opt-in."""
+    sa_token = tmp_path / "token"
+    sa_token.write_text("pod-sa-token\n")
+    opted_in = {"KML_REGISTRY_SEND_SA_TOKEN": "true"}
+    with EmbeddedRegistry(tmp_path / "guarded.db", istio_guard=True, token="pod-sa-token") as guarded:
+        assert guarded.gateway_url
+        with pytest.raises(RegistryAuthError) as info:  # the Service, from a pod without a sidecar
+            connect_model_registry(guarded.url, env=opted_in, sa_token_path=str(sa_token))
+        assert "Istio" in str(info.value) and "pod-sa-token" not in str(info.value)
+        with pytest.raises(RegistryAuthError, match="Istio"):  # the gateway, without the opt-in: no token sent
+            connect_model_registry(guarded.gateway_url, env={}, sa_token_path=str(sa_token))
+        with connect_model_registry(guarded.gateway_url, env=opted_in, sa_token_path=str(sa_token)) as conn:
+            name = f"gated-{unique}"
+            draft = VersionDraft(
+                model_name=name,
+                version="patch",
+                external_id=f"kfp:gated:{unique}",
+                properties={},
+                model_artifact=build_model_artifact(name, "s3://models/gated", RunContext()),
+            )
+            registered = register_model_version(conn, draft)
+            promoted = promote_model_version(conn, f"{name}:1.0.0", stage="production", actor="pipeline")
+    assert registered.version_name == "1.0.0" and promoted.stage == "production"

@@ -153,6 +153,9 @@ def test_entry_points_wire_placeholders_namespace_and_token_secret(tmp_path: Pat
         json_format.ParseDict(config, kubernetes_executor_config_pb2.KubernetesExecutorConfig())
         assert config["fieldPathAsEnv"] == [{"name": "POD_NAMESPACE", "fieldPath": "metadata.namespace"}]
         assert config["secretAsEnv"][0]["keyToEnv"] == [{"secretKey": key, "envVar": "KML_REGISTRY_TOKEN"}]
+        assert config["secretAsEnv"][0]["optional"] is True
+        container = spec["deploymentSpec"]["executors"][f"exec-{task_name}"]["container"]
+        assert {"name": "KML_REGISTRY_TOKEN_SECRET_KEY", "value": key} in container["env"]
     with pytest.raises(RuntimeError, match=r"inside a @dsl\.pipeline"):
         promote_model_with_context("iris:1")
 

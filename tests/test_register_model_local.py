@@ -171,6 +171,12 @@ def test_entry_point_wires_placeholders_namespace_and_token_secret(tmp_path: Pat
     assert config["fieldPathAsEnv"] == [{"name": "POD_NAMESPACE", "fieldPath": "metadata.namespace"}]
     assert config["secretAsEnv"][0]["keyToEnv"] == [{"secretKey": "jwt", "envVar": "KML_REGISTRY_TOKEN"}]
     assert config["secretAsEnv"][0]["secretName"] == "mr-token"
+    # optional, so a missing Secret does not hang the pod in CreateContainerConfigError; the pod knows its name
+    assert config["secretAsEnv"][0]["optional"] is True
+    env = {
+        e["name"]: e["value"] for e in spec["deploymentSpec"]["executors"]["exec-register-model"]["container"]["env"]
+    }
+    assert env == {"KML_REGISTRY_TOKEN_SECRET": "mr-token", "KML_REGISTRY_TOKEN_SECRET_KEY": "jwt"}
     text = (tmp_path / "p.yaml").read_text()
     assert "packages_to_install" not in text and f"kfp-model-lifecycle=={__version__}" in text
 

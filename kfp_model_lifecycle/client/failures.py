@@ -134,7 +134,8 @@ def _auth_error(exc: BaseException, head: str, detail: str, url: str, action: st
             f"{head} The registry rejected the credentials (401 Unauthorized). Fix: provide a valid bearer token"
             " -- put it in a Kubernetes Secret and pass token_secret_name/token_secret_key to the pipeline entry"
             " point (it becomes the environment variable KML_REGISTRY_TOKEN), or run the pipeline with a service"
-            " account the registry accepts (its token is sent automatically over https).",
+            " account the registry accepts (its token is sent automatically over https, and over an in-cluster"
+            " http route such as the Istio ingress gateway with KML_REGISTRY_SEND_SA_TOKEN=true).",
             status=status,
         )
     if status == 403 and _is_istio_denial(exc):
