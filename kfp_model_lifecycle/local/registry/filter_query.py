@@ -27,13 +27,21 @@ from kfp_model_lifecycle.local.registry.filter_parser import (
     parse,
 )
 
-__all__ = ["FIELD_KINDS", "Field", "FilterQueryError", "PropertyTerm", "compile_filter", "required_property_terms"]
+__all__ = [
+    "FIELD_KINDS",
+    "Field",
+    "FilterQueryError",
+    "PropertyCondition",
+    "PropertyTerm",
+    "compile_filter",
+    "required_property_terms",
+]
 
 #: The value kinds an entity :class:`Field` may have.
 FIELD_KINDS: frozenset[str] = frozenset({"str", "int", "float", "id", "bool"})
 
 # Custom property conditions; ``{cond}`` is generated SQL over ``p.<column>`` with ``?`` placeholders only.
-_EXISTS_PROP_SQL = "EXISTS (SELECT 1 FROM prop p WHERE p.rid = r.id AND p.name = ? AND {cond})"
+_EXISTS_PROP_SQL = "EXISTS (SELECT 1 FROM prop p WHERE p.rid = {rid} AND p.name = ? AND {cond})"
 
 _PLAIN_COLUMN_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?")
 _INT_TEXT_RE = re.compile(r"\s*[+-]?[0-9]+\s*")
@@ -247,22 +255,35 @@ def _custom_condition(cmp: Comparison, alias: str = "p") -> tuple[str, list[obje
     return cond, values
 
 
-def _compile_custom(cmp: Comparison) -> tuple[str, list[object]]:
+def _compile_custom(cmp: Comparison, rid: str) -> tuple[str, list[object]]:
     cond, values = _custom_condition(cmp)
-    return _EXISTS_PROP_SQL.format(cond=cond), [cmp.name, *values]
+    return _EXISTS_PROP_SQL.format(rid=rid, cond=cond), [cmp.name, *values]
 
 
-def _compile(node: Node, fields: Mapping[str, Field], params: list[object]) -> str:
+@dataclass(frozen=True)
+class _Target:
+    """What the compiled SQL refers to: the entity fields, the entity id's expression and a term already met."""
+
+    fields: Mapping[str, Field]
+    rid: str = "r.id"
+    met: Node | None = None
+
+
+def _compile(node: Node, target: _Target, params: list[object]) -> str:
+    if node is target.met:
+        return "1"
     if isinstance(node, BoolOp):
         joiner = f" {node.op} "
-        return "(" + joiner.join(_compile(item, fields, params) for item in node.items) + ")"
-    field = fields.get(node.name)
-    sql, node_params = _compile_field(node, field) if field is not None else _compile_custom(node)
+        return "(" + joiner.join(_compile(item, target, params) for item in node.items) + ")"
+    field = target.fields.get(node.name)
+    sql, node_params = _compile_field(node, field) if field is not None else _compile_custom(node, target.rid)
     params.extend(node_params)
     return sql
 
 
-def compile_filter(query: str | None, fields: Mapping[str, Field]) -> tuple[str, list[object]]:
+def compile_filter(
+    query: str | None, fields: Mapping[str, Field], *, rid: str = "r.id", met: PropertyTerm | None = None
+) -> tuple[str, list[object]]:
     """Compile a ``filterQuery`` into a SQL boolean expression over the resource row ``r``.
 
     Refs found in ``fields`` compare the field's SQL expression; any other ref is a custom property, matched
@@ -274,6 +295,10 @@ def compile_filter(query: str | None, fields: Mapping[str, Field]) -> tuple[str,
     Args:
         query: The filter query; ``None``, empty or whitespace-only means "no filter".
         fields: Entity fields that can be referenced by name, keyed by their REST (wire) name.
+        rid: The SQL expression of the entity id custom properties are looked up by (the planner passes the
+            driving property row's ``d.rid``, so SQLite tests property terms before it reads the entity).
+        met: A term of :func:`required_property_terms` (of this query) that the rows already meet: compiled as
+            ``1``.
 
     Returns:
         A ``(sql, params)`` pair: a boolean SQL expression with ``?`` placeholders and the values to bind,
@@ -288,18 +313,15 @@ def compile_filter(query: str | None, fields: Mapping[str, Field]) -> tuple[str,
     node = parse(query)
     params: list[object] = []
     try:
-        sql = _compile(node, fields, params)
+        sql = _compile(node, _Target(fields, rid, met.node if met is not None else None), params)
     except RecursionError:
         raise FilterQueryError("filter query is nested too deeply") from None
     return sql, params
 
 
 @dataclass(frozen=True)
-class PropertyTerm:
-    """A custom property comparison every match of a filter must meet, as a condition on a ``prop`` row.
-
-    A list can read such a term's matching rows from the property indexes first (they are few when the term is
-    selective) instead of testing every entity of the table against the whole filter.
+class PropertyCondition:
+    """One custom property comparison as a condition on a ``prop`` row.
 
     Attributes:
         name: The property name.
@@ -312,6 +334,34 @@ class PropertyTerm:
     params: tuple[object, ...]
 
 
+@dataclass(frozen=True)
+class PropertyTerm:
+    """A term every match of a filter meets that the property indexes can answer alone.
+
+    Either one custom property comparison, or an OR of them. A list can read such a term's matching property
+    rows from the indexes first (few, when the term is selective) instead of testing every entity of the table.
+
+    Attributes:
+        parts: The comparisons (OR-ed when several).
+        node: The term in the parsed query.
+    """
+
+    parts: tuple[PropertyCondition, ...]
+    node: Node
+
+    def rows_sql(self) -> tuple[str, list[object]]:
+        """A ``FROM`` item ``d`` with the column ``rid``: the ids of the entities meeting the term."""
+        selects, params = [], []
+        for part in self.parts:
+            selects.append(f"SELECT d.rid AS rid FROM prop d WHERE d.name = ? AND ({part.condition})")  # noqa: S608
+            params += [part.name, *part.params]
+        return "(" + " UNION ".join(selects) + ") d", params
+
+
+# Operators an index on (name, value) can answer without reading every row of the property.
+_INDEXABLE_OPS = frozenset({"=", "<", ">", "<=", ">=", "IN"})
+
+
 def _conjuncts(node: Node) -> list[Node]:
     """The terms of a top-level AND (nested ANDs flattened); the node itself otherwise."""
     if isinstance(node, BoolOp) and node.op == "AND":
@@ -319,12 +369,23 @@ def _conjuncts(node: Node) -> list[Node]:
     return [node]
 
 
-# Operators an index on (name, value) can answer without reading every row of the property.
-_INDEXABLE_OPS = frozenset({"=", "<", ">", "<=", ">=", "IN"})
+def _indexable(node: Node, fields: Mapping[str, Field]) -> list[Comparison] | None:
+    """The custom property comparisons an index can answer that make up ``node`` (an OR of them), or None."""
+    if isinstance(node, Comparison):
+        return [node] if node.name not in fields and node.op in _INDEXABLE_OPS else None
+    if node.op != "OR":
+        return None
+    found: list[Comparison] = []
+    for item in node.items:
+        parts = _indexable(item, fields)
+        if parts is None:
+            return None
+        found += parts
+    return found
 
 
 def required_property_terms(query: str | None, fields: Mapping[str, Field], alias: str) -> list[PropertyTerm]:
-    """The index-friendly custom property comparisons that the whole filter requires (its top-level AND terms).
+    """The index-friendly custom property terms the whole filter requires (among its top-level AND terms).
 
     Args:
         query: The filter query (nothing for an empty one).
@@ -332,7 +393,8 @@ def required_property_terms(query: str | None, fields: Mapping[str, Field], alia
         alias: The alias of the ``prop`` row in the conditions.
 
     Returns:
-        One term per top-level comparison with ``=``, ``<``, ``>``, ``<=``, ``>=`` or ``IN`` on a custom property.
+        One term per top-level comparison with ``=``, ``<``, ``>``, ``<=``, ``>=`` or ``IN`` on a custom property,
+        or OR of such comparisons.
 
     Raises:
         FilterQueryError: If the query is malformed.
@@ -341,7 +403,11 @@ def required_property_terms(query: str | None, fields: Mapping[str, Field], alia
         return []
     terms = []
     for item in _conjuncts(parse(query)):
-        if isinstance(item, Comparison) and item.name not in fields and item.op in _INDEXABLE_OPS:
-            condition, values = _custom_condition(item, alias)
-            terms.append(PropertyTerm(item.name, condition, tuple(values)))
+        comparisons = _indexable(item, fields)
+        if comparisons:
+            parts = []
+            for cmp in comparisons:
+                condition, values = _custom_condition(cmp, alias)
+                parts.append(PropertyCondition(cmp.name, condition, tuple(values)))
+            terms.append(PropertyTerm(tuple(parts), item))
     return terms

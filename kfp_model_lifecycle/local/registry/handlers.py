@@ -23,6 +23,7 @@ from kfp_model_lifecycle.local.registry.errors import ApiError, bad_request, not
 from kfp_model_lifecycle.local.registry.names import UUID_OWNER, check_external_id, check_stored_name, generated_name
 from kfp_model_lifecycle.local.registry.query import ListOptions, Scope, parse_id
 from kfp_model_lifecycle.local.registry.responses import RegistryJSONResponse as JSONResponse
+from kfp_model_lifecycle.local.registry.responses import RenderedJSONResponse, json_bytes
 from kfp_model_lifecycle.local.registry.store import Store
 from kfp_model_lifecycle.local.registry.validation import int_id, json_body, list_options, lookup, name_scope
 
@@ -76,12 +77,15 @@ class RegistryApi:
         if parsed is None or self.store.get(kind, parsed) is None:
             raise ApiError(status, f"{field} {rid!r}: no {kind.label} with this id exists")
 
-    async def _list(self, request: Request, kind: EntityKind, scope: Scope | None = None) -> JSONResponse:
+    def _list_json(self, kind: EntityKind, scope: Scope | None, options: ListOptions) -> bytes:
+        items, token = self.store.list(kind, scope, options)
+        page = {"items": items, "nextPageToken": token, "pageSize": options.page_size or 0, "size": len(items)}
+        return json_bytes(page)
+
+    async def _list(self, request: Request, kind: EntityKind, scope: Scope | None = None) -> Response:
         options = list_options(request)
-        items, token = await self._run(self.store.list, kind, scope, options)
-        return JSONResponse(
-            {"items": items, "nextPageToken": token, "pageSize": options.page_size or 0, "size": len(items)}
-        )
+        # Read and rendered in a worker thread: a list of 10,000 versions does not hold up the event loop.
+        return RenderedJSONResponse(await self._run(self._list_json, kind, scope, options))
 
     def _find(
         self,

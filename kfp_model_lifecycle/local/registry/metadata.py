@@ -21,8 +21,8 @@ import re
 from typing import Any
 
 import pydantic
-from mr_openapi import models as m
 
+from kfp_model_lifecycle.local.registry.client_models import models as m
 from kfp_model_lifecycle.local.registry.errors import bad_request
 from kfp_model_lifecycle.local.registry.names import check_property_name
 

@@ -9,15 +9,17 @@ A list with a ``filterQuery`` can be answered two ways:
   ``accuracy > 0.99 AND framework = "xgboost"``) from the property's index, fetch each such entity by id, test
   the whole filter, then sort. Its cost is bounded by that term's matches, not by the table.
 
-:func:`choose_driver` counts each candidate term's matches from the index, capped (so counting is cheap too),
-and drives from the most selective term when it has few enough matches: at most :data:`MIN_DRIVER_ROWS` or
-:data:`DRIVER_ROWS_PER_PAGE_ITEM` per requested item, and always for an unpaged list (which reads every match
-anyway). Lists inside a parent (the versions of one model, the artifacts of one version) always scan: the parent
-already bounds them.
+:func:`choose_driver` counts each candidate term's matches ``C`` from the index, capped (so counting is cheap
+too), and drives from the most selective term when that is cheaper than a scan. A scan of a page of ``P`` items
+reads about ``P * N / C`` entities when the term matches ``C`` of ``N`` (fewer rows would not fill the page), so
+driving wins when ``C * C < P * N`` (``N`` estimated by the largest id: an O(log n) read). An unpaged list always
+drives when it can (it reads every match anyway). Lists inside a parent (the versions of one model, the artifacts
+of one version) always scan: the parent already bounds them.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
@@ -30,26 +32,33 @@ from kfp_model_lifecycle.local.registry.filter_query import (
 )
 from kfp_model_lifecycle.local.registry.query import ListOptions, Scope, Where, page_sql
 
-MIN_DRIVER_ROWS = 5000
-"""A paged list drives from a property term with at most this many matches (or more, for big pages)."""
-DRIVER_ROWS_PER_PAGE_ITEM = 50
-"""A paged list drives from a term with at most this many matches per item of the page, when that is more."""
+MIN_DRIVER_ROWS = 100
+"""A paged list may always drive from a term with this many matches (small tables)."""
 DRIVER_ALIAS = "d"
 
 _COUNT_SQL = "SELECT count(*) FROM (SELECT 1 FROM prop d WHERE d.name = ? AND ({cond}) LIMIT ?)"
 
 
 def _capped_count(conn: sqlite3.Connection, term: PropertyTerm, cap: int) -> int:
-    """How many property rows match ``term``, counting no further than ``cap`` (an index range read)."""
-    sql = _COUNT_SQL.format(cond=term.condition)
-    return int(conn.execute(sql, (term.name, *term.params, cap)).fetchone()[0])
+    """How many property rows match ``term`` (at most: an OR's parts may overlap), counting about ``cap`` at most.
+
+    Each part is an index range read, stopped after ``cap`` rows (``-1``: no cap).
+    """
+    total = 0
+    for part in term.parts:
+        sql = _COUNT_SQL.format(cond=part.condition)
+        total += int(conn.execute(sql, (part.name, *part.params, cap)).fetchone()[0])
+        if 0 <= cap < total:
+            break
+    return total
 
 
-def _driver_limit(options: ListOptions) -> int | None:
-    """The most matches a driving term may have (None: any, for an unpaged list)."""
+def _driver_limit(conn: sqlite3.Connection, options: ListOptions) -> int | None:
+    """The most matches a driving term may have: ``sqrt(P * N)`` (None: any, for an unpaged list)."""
     if options.page_size is None:
         return None
-    return max(MIN_DRIVER_ROWS, DRIVER_ROWS_PER_PAGE_ITEM * options.page_size)
+    largest_id = conn.execute("SELECT max(id) FROM resource").fetchone()[0] or 0
+    return max(MIN_DRIVER_ROWS, math.isqrt(options.page_size * largest_id))
 
 
 def choose_driver(
@@ -72,7 +81,7 @@ def choose_driver(
         terms = required_property_terms(options.filter_query, fields, DRIVER_ALIAS)
     except (FilterQueryError, RecursionError):
         return None
-    limit = _driver_limit(options)
+    limit = _driver_limit(conn, options)
     best: PropertyTerm | None = None
     best_count: int | None = None
     for term in terms:
@@ -96,9 +105,11 @@ def list_sql(
     Raises:
         ApiError: 400 for a malformed filter or page token.
     """
-    where = Where(kind).scope(scope).filter(options.filter_query, fields).after(options)
+    where = Where(kind).scope(scope).filter(options.filter_query, fields)  # checks the filter first
     driver = choose_driver(conn, scope, options, fields)
-    return page_sql(columns, where, options, driver)
+    if driver is not None:
+        where = Where(kind).scope(scope).filter(options.filter_query, fields, driver)
+    return page_sql(columns, where.after(options), options, driver)
 
 
 def query_plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

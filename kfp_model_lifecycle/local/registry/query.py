@@ -131,15 +131,24 @@ class Where:
             self.add("r.external_id = ?", scope.external_id)
         return self
 
-    def filter(self, filter_query: str | None, fields: Mapping[str, Field]) -> Where:
+    def filter(
+        self, filter_query: str | None, fields: Mapping[str, Field], driver: PropertyTerm | None = None
+    ) -> Where:
         """AND a ``filterQuery`` (nothing when it is empty).
+
+        Args:
+            filter_query: The filter.
+            fields: The entity fields it may refer to.
+            driver: The term a planned list reads its rows by (``prop d``, see :func:`page_sql`): the rows meet
+                it already, and the other property terms are looked up by ``d.rid``.
 
         Raises:
             ApiError: 400 for a malformed filter.
         """
         if filter_query and filter_query.strip():
+            rid = "r.id" if driver is None else "d.rid"
             try:
-                sql, params = compile_filter(filter_query, fields)
+                sql, params = compile_filter(filter_query, fields, rid=rid, met=driver)
             except FilterQueryError as exc:
                 raise bad_request(f"invalid filter query: {exc}") from None
             self.add(f"({sql})", *params)
@@ -174,28 +183,25 @@ def page_sql(
 
     Args:
         columns: The selected columns.
-        where: The conditions.
+        where: The conditions (built with the same ``driver``).
         options: Ordering and page size.
         driver: A custom property term the filter requires, to read candidates from its index first (``prop d``
-            joined to ``resource r``); None scans the entities in order.
+            joined to ``resource r``, the ids of the page chosen before the rows are read); None scans the
+            entities in order.
 
     Returns:
         The SQL and its parameters.
     """
-    column = options.column
     direction = "DESC" if options.descending else "ASC"
-    params: list[Any] = []
-    source, conditions = "resource r", where.sql
-    if driver is not None:
-        # CROSS JOIN keeps prop d as the outer loop: SQLite reads the term's matches, then each entity by id.
-        source = "prop d CROSS JOIN resource r ON r.id = d.rid"
-        conditions = f"d.name = ? AND ({driver.condition}) AND {conditions}"
-        params += [driver.name, *driver.params]
-    sql = f"SELECT {columns} FROM {source} WHERE {conditions} ORDER BY {column} {direction}"  # noqa: S608 - fixed fragments
-    if column != "r.id":
-        sql += f", r.id {direction}"
-    params += where.params
-    if options.page_size:
-        sql += " LIMIT ?"
-        params.append(options.page_size + 1)
-    return sql, params
+    order = f"{options.column} {direction}" + (f", r.id {direction}" if options.column != "r.id" else "")
+    limit = " LIMIT ?" if options.page_size else ""
+    page = [options.page_size + 1] if options.page_size else []
+    if driver is None:
+        sql = f"SELECT {columns} FROM resource r WHERE {where.sql} ORDER BY {order}{limit}"  # noqa: S608 - fixed fragments
+        return sql, [*where.params, *page]
+    # CROSS JOIN keeps prop d as the outer loop: SQLite reads the term's matches from its index, tests the other
+    # property terms by d.rid, reads the survivors' entities by id and sorts their ids; only the page is fetched.
+    rows, rows_params = driver.rows_sql()
+    ids = f"SELECT r.id FROM {rows} CROSS JOIN resource r ON r.id = d.rid WHERE {where.sql} ORDER BY {order}{limit}"  # noqa: S608 - fixed fragments
+    sql = f"SELECT {columns} FROM resource r WHERE r.id IN ({ids}) ORDER BY {order}"  # noqa: S608 - fixed fragments
+    return sql, [*rows_params, *where.params, *page]

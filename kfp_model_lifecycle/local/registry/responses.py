@@ -13,7 +13,7 @@ import math
 import sys
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 _MAX_DOUBLE = sys.float_info.max
 
@@ -29,12 +29,23 @@ def finite(value: Any) -> Any:
     return value
 
 
+def json_bytes(content: Any) -> bytes:
+    """The compact JSON of ``content``, as ``JSONResponse`` renders it (non-finite numbers made finite)."""
+    try:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except ValueError:  # "Out of range float values are not JSON compliant"
+        return json.dumps(finite(content), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 class RegistryJSONResponse(JSONResponse):
     """A ``JSONResponse`` that renders non-finite numbers stored by older versions (see the module docstring)."""
 
     def render(self, content: Any) -> bytes:
         """The compact JSON of ``content`` (non-finite numbers made finite when there are any)."""
-        try:
-            return super().render(content)
-        except ValueError:  # "Out of range float values are not JSON compliant"
-            return json.dumps(finite(content), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json_bytes(content)
+
+
+class RenderedJSONResponse(Response):
+    """A JSON answer rendered beforehand (e.g. in a worker thread, so a big list does not block the event loop)."""
+
+    media_type = "application/json"

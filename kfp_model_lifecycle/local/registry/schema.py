@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS resource (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS resource_name ON resource(kind, parent_id, name) WHERE name IS NOT NULL;
 CREATE INDEX IF NOT EXISTS resource_kind ON resource(kind, id);
+CREATE INDEX IF NOT EXISTS resource_kind_name ON resource(kind, name) WHERE name IS NOT NULL;
 CREATE INDEX IF NOT EXISTS resource_parent ON resource(kind, parent_id, id);
 CREATE INDEX IF NOT EXISTS resource_create ON resource(kind, create_time, id);
 CREATE INDEX IF NOT EXISTS resource_update ON resource(kind, update_time, id);

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -131,6 +131,45 @@ class Store:
         Raises:
             ApiError: 409 when the name (per parent) or the external id is taken.
         """
+        with self.transaction() as conn:
+            if link_version is not None and data.get("name") is not None:
+                self._check_name_free_in_version(conn, data["name"], link_version)
+            rid = self._insert(conn, kind, data, parent_id, subtype, _now_ms())
+            if link_version is not None:
+                conn.execute("INSERT OR IGNORE INTO link VALUES (?, ?)", (link_version, rid))
+            row = conn.execute(f"SELECT {COLUMNS} FROM resource r WHERE r.id = ?", (rid,)).fetchone()
+        return row_to_entity(row)
+
+    def create_many(self, kind: EntityKind, entries: Iterable[tuple[Mapping[str, Any], int]]) -> int:
+        """Insert many entities of one kind in one transaction (seeding a database, e.g. for a benchmark).
+
+        Args:
+            kind: The entity kind.
+            entries: ``(validated body, parent id)`` pairs.
+
+        Returns:
+            How many were inserted.
+
+        Raises:
+            ApiError: 409 when a name (per parent) or an external id is taken (nothing is inserted then).
+        """
+        now = _now_ms()
+        count = 0
+        with self.transaction() as conn:
+            for data, parent_id in entries:
+                self._insert(conn, kind, data, parent_id, "", now)
+                count += 1
+        return count
+
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        kind: EntityKind,
+        data: Mapping[str, Any],
+        parent_id: int,
+        subtype: str,
+        now: int,
+    ) -> int:
         data = dict(data)
         name = data.pop("name", None)
         external_id = data.pop("externalId", None)
@@ -138,34 +177,17 @@ class Store:
         for key in ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch"):
             data.pop(key, None)
         fields = {**kind.defaults, **data}
-        now = _now_ms()
-        with self.transaction() as conn:
-            if link_version is not None and name is not None:
-                self._check_name_free_in_version(conn, name, link_version)
-            try:
-                cur = conn.execute(
-                    "INSERT INTO resource (kind, subtype, parent_id, name, external_id, create_time, update_time,"
-                    " fields, custom) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        kind.kind,
-                        subtype,
-                        parent_id,
-                        name,
-                        external_id,
-                        now,
-                        now,
-                        json.dumps(fields),
-                        json.dumps(custom),
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                raise self._conflict(kind, name, external_id) from None
-            rid = int(cur.lastrowid or 0)
-            conn.executemany("INSERT INTO prop VALUES (?, ?, ?, ?, ?, ?)", prop_rows(rid, custom))
-            if link_version is not None:
-                conn.execute("INSERT OR IGNORE INTO link VALUES (?, ?)", (link_version, rid))
-            row = conn.execute(f"SELECT {COLUMNS} FROM resource r WHERE r.id = ?", (rid,)).fetchone()
-        return row_to_entity(row)
+        try:
+            cur = conn.execute(
+                "INSERT INTO resource (kind, subtype, parent_id, name, external_id, create_time, update_time,"
+                " fields, custom) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind.kind, subtype, parent_id, name, external_id, now, now, json.dumps(fields), json.dumps(custom)),
+            )
+        except sqlite3.IntegrityError:
+            raise self._conflict(kind, name, external_id) from None
+        rid = int(cur.lastrowid or 0)
+        conn.executemany("INSERT INTO prop VALUES (?, ?, ?, ?, ?, ?)", prop_rows(rid, custom))
+        return rid
 
     def update(
         self,
