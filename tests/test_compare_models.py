@@ -270,9 +270,12 @@ def test_significance_with_recorded_baseline_predictions(
         registry, candidate=f"{name}:1", candidate_predictions_path=base_file, candidate_predictions_uri=base_file
     )
     assert again.predictions_recorded == "unchanged"
-    artifacts = _http(registry).get(f"/model_versions/{ids['1']}/artifacts").json()["items"]
-    recorded = [a for a in artifacts if a["artifactType"] == "dataset-artifact"]
-    assert [(a["name"], a["uri"]) for a in recorded] == [("predictions-dataset", base_file)]
+    # recorded without linking them to the version: its only linked artifact stays the model artifact, which KServe's
+    # model-registry:// storage initializer takes as the newest
+    linked = _http(registry).get(f"/model_versions/{ids['1']}/artifacts").json()["items"]
+    assert [a["artifactType"] for a in linked] == ["model-artifact"]
+    recorded = _http(registry).get("/artifact", params={"externalId": f"kml-predictions:{ids['1']}"}).json()
+    assert (recorded["name"], recorded["uri"]) == (f"predictions-dataset-of-version-{ids['1']}", base_file)
     _promote(registry, f"{name}:1")
 
     # ... so a later comparison against it finds them: +2.5 points pass the gate but are not significant.
