@@ -38,6 +38,29 @@ def _describe_open_error(path: str, exc: Exception) -> str:
     return f"cannot open the registry database {path!r}: {exc}"
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_database_path(path: str | Path) -> None:
+    """Refuse a path that cannot hold a registry database before anything is started on it.
+
+    Raises:
+        RegistryDatabaseError: When ``path`` is a directory or a non-empty file that is not a SQLite database.
+    """
+    target = Path(path)
+    if str(path) == MEMORY or not target.exists():
+        return
+    if target.is_dir():
+        raise RegistryDatabaseError(_describe_open_error(str(path), IsADirectoryError(str(path))))
+    try:
+        with target.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise RegistryDatabaseError(_describe_open_error(str(path), exc)) from None
+    if header and header != SQLITE_HEADER:
+        raise RegistryDatabaseError(_describe_open_error(str(path), sqlite3.DatabaseError("file is not a database")))
+
+
 class Database:
     """The registry's SQLite file: a writer connection and per-thread reader connections.
 

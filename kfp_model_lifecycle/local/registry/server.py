@@ -21,6 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from kfp_model_lifecycle.local.registry.app import BASE_PATH, build_app
+from kfp_model_lifecycle.local.registry.database import check_database_path
 from kfp_model_lifecycle.local.registry.errors import RegistryDatabaseError
 from kfp_model_lifecycle.local.registry.middleware import DEFAULT_MAX_BODY_BYTES, AccessPolicy
 from kfp_model_lifecycle.local.registry.protocol import protocol_class
@@ -340,6 +341,7 @@ class EmbeddedRegistry:
         """
         if self._server is not None or self._proc is not None:
             return self
+        check_database_path(self.db_path)  # before a subprocess starts: its error would not reach the caller
         guard = self.options.istio_guard
         listeners = listen(self.host, self.port, gateway_port=0 if guard else None)
         self.port = int(listeners.port() or 0)
