@@ -8,6 +8,7 @@ A slow list runs in a worker thread with its own connection, so other requests a
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Iterator
@@ -172,14 +173,14 @@ def test_other_requests_are_answered_while_a_list_is_running(tmp_path: Path) -> 
         store = registry._store
         assert store is not None
         entered, release = threading.Event(), threading.Event()
-        original = store.list
+        original = store.list_json
 
         def slow_list(*args: Any, **kwargs: Any) -> Any:
             entered.set()
             release.wait(60)
             return original(*args, **kwargs)
 
-        store.list = slow_list  # type: ignore[method-assign]
+        store.list_json = slow_list  # type: ignore[method-assign]
         with httpx.Client(base_url=registry.api_url, timeout=60) as http:
             model = http.post("/registered_models", json={"name": "while-listing"}).json()
             lister = threading.Thread(target=lambda: http.get("/model_versions"))
@@ -194,3 +195,42 @@ def test_other_requests_are_answered_while_a_list_is_running(tmp_path: Path) -> 
             finally:
                 release.set()
                 lister.join(60)
+
+
+# -- lists rendered by SQLite are the entities Python renders --------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", *FILTERS[:6]])
+def test_lists_rendered_in_sqlite_equal_the_python_rendering(store: Store, query: str) -> None:
+    options = ListOptions(filter_query=query, page_size=9, order_by="CREATE_TIME", descending=True)
+    items, token = store.list(entities.MODEL_VERSION, None, options)
+    texts, json_token = store.list_json(entities.MODEL_VERSION, None, options)
+    assert [json.loads(text) for text in texts] == items
+    assert json_token == token
+
+
+def test_sqlite_rendering_keeps_every_value_and_omits_what_is_missing(tmp_path: Path) -> None:
+    db = Store(tmp_path / "r.db")
+    try:
+        odd = {
+            "name": 'quote " backslash \\ tab \t é 漢 \U0001f600',
+            "externalId": "ext\u2028line",
+            "description": "",
+            "customProperties": {
+                "tiny": {"double_value": 1e-300, "metadataType": "MetadataDoubleValue"},
+                "third": {"double_value": 0.1 + 0.2, "metadataType": "MetadataDoubleValue"},
+                "neg": {"int_value": "-2147483648", "metadataType": "MetadataIntValue"},
+                "flag": {"bool_value": False, "metadataType": "MetadataBoolValue"},
+                "struct": {"struct_value": "e30=", "metadataType": "MetadataStructValue"},
+                "": {"string_value": "empty key", "metadataType": "MetadataStringValue"},
+            },
+        }
+        db.create(entities.REGISTERED_MODEL, odd)
+        db.create(entities.artifact_kind("doc-artifact"), {"uri": "s3://b/x"}, subtype="doc-artifact")
+        for kind in (entities.REGISTERED_MODEL, entities.artifact_kind(None)):
+            items, _ = db.list(kind)
+            texts, _ = db.list_json(kind)
+            assert [json.loads(text) for text in texts] == items
+        assert "name" not in json.loads(db.list_json(entities.artifact_kind(None))[0][0])
+    finally:
+        db.close()

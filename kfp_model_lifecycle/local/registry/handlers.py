@@ -78,9 +78,9 @@ class RegistryApi:
             raise ApiError(status, f"{field} {rid!r}: no {kind.label} with this id exists")
 
     def _list_json(self, kind: EntityKind, scope: Scope | None, options: ListOptions) -> bytes:
-        items, token = self.store.list(kind, scope, options)
-        page = {"items": items, "nextPageToken": token, "pageSize": options.page_size or 0, "size": len(items)}
-        return json_bytes(page)
+        items, token = self.store.list_json(kind, scope, options)
+        tail = {"nextPageToken": token, "pageSize": options.page_size or 0, "size": len(items)}
+        return b'{"items":[' + ",".join(items).encode() + b"]," + json_bytes(tail)[1:]
 
     async def _list(self, request: Request, kind: EntityKind, scope: Scope | None = None) -> Response:
         options = list_options(request)

@@ -21,7 +21,8 @@ from kfp_model_lifecycle.local.registry.entities import EntityKind
 from kfp_model_lifecycle.local.registry.errors import bad_request, conflict
 from kfp_model_lifecycle.local.registry.planner import list_sql, query_plan
 from kfp_model_lifecycle.local.registry.query import ListOptions, Scope, Where, encode_token, parse_id
-from kfp_model_lifecycle.local.registry.schema import COLUMNS, prop_rows, row_to_entity
+from kfp_model_lifecycle.local.registry.responses import json_bytes
+from kfp_model_lifecycle.local.registry.schema import COLUMNS, JSON_COLUMNS, prop_rows, row_to_entity
 
 
 def _now_ms() -> int:
@@ -107,6 +108,33 @@ class Store:
             rows = rows[: options.page_size]
             next_token = _token_after(rows[-1], options)
         return [row_to_entity(r) for r in rows], next_token
+
+    def list_json(
+        self, kind: EntityKind, scope: Scope | None = None, options: ListOptions | None = None
+    ) -> tuple[list[str], str]:
+        """One page of entities like :meth:`list`, each already rendered as JSON text (by SQLite when it can).
+
+        Raises:
+            ApiError: 400 for a malformed filter or token.
+        """
+        options = options or ListOptions()
+        with self.db.reader() as conn:
+            sql, params = list_sql(conn, kind.kind, JSON_COLUMNS, scope or Scope(), options, kind.filter_fields())
+            try:
+                rows = conn.execute(sql, params).fetchall()
+                texts = [row[5] for row in rows]
+            except sqlite3.OperationalError as exc:
+                if "malformed JSON" not in str(exc):  # e.g. a filter comparing incompatible values
+                    raise bad_request(f"invalid filter query: {exc}") from None
+                # A row an older version stored with a non-finite number: JSON has none, render it in Python.
+                sql, params = list_sql(conn, kind.kind, COLUMNS, scope or Scope(), options, kind.filter_fields())
+                rows = conn.execute(sql, params).fetchall()
+                texts = [json_bytes(row_to_entity(row)).decode() for row in rows]
+        next_token = ""
+        if options.page_size and len(rows) > options.page_size:
+            texts = texts[: options.page_size]
+            next_token = _token_after(rows[options.page_size - 1], options)
+        return texts, next_token
 
     def explain(self, kind: EntityKind, scope: Scope | None = None, options: ListOptions | None = None) -> list[str]:
         """SQLite's query plan of :meth:`list` for the same arguments (``EXPLAIN QUERY PLAN``), one line a step."""
