@@ -21,13 +21,18 @@ SOURCES = sorted(
 )
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_CODE_LINES = 60
-TOOLING = ("kfp_model_lifecycle.cli", "kfp_model_lifecycle.compile", "kfp_model_lifecycle.local")
+TOOLING = (
+    "kfp_model_lifecycle.cli",
+    "kfp_model_lifecycle.compile",
+    "kfp_model_lifecycle.local",
+    "kfp_model_lifecycle.ui",
+)
 # Runtime modules: what component pods and the Python API run.
 RUNTIME = [
     p
     for p in SOURCES
     if p.is_relative_to(REPO / "kfp_model_lifecycle")
-    and not any(p.is_relative_to(REPO / "kfp_model_lifecycle" / part) for part in ("cli", "local"))
+    and not any(p.is_relative_to(REPO / "kfp_model_lifecycle" / part) for part in ("cli", "local", "ui"))
     and p.name != "compile.py"
 ]
 

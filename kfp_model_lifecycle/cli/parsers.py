@@ -40,7 +40,62 @@ def build_parser() -> argparse.ArgumentParser:
     add_compile_command(commands)
     add_cluster_commands(commands)
     add_models_commands(commands)
+    add_ui_command(commands)
     return parser
+
+
+def add_ui_command(commands: Any) -> None:
+    """Add ``kml ui``: a read-only web UI for a Model Registry.
+
+    Args:
+        commands: The ``add_subparsers()`` object of ``kml``.
+    """
+    ui = commands.add_parser(
+        "ui",
+        help="a read-only web UI: models, versions, lineage graph, audit trail, comparisons",
+        description=(
+            "Serve a read-only web UI for a Model Registry on its own port: every model with its production version"
+            " and aliases; a model's versions, metric trend, audit trail and deployments; a version's lineage (run,"
+            " datasets, code, image, hyperparameters, metrics) as a graph, with its comparison reports; versions"
+            " compared side by side. Pages are rendered on the server (no JavaScript, nothing from the internet)."
+            " For a cluster's registry, port-forward it first, e.g. `kubectl port-forward -n kubeflow"
+            " svc/model-registry-service 8080:8080`, then `kml ui --registry-url http://127.0.0.1:8080`."
+        ),
+    )
+    group = ui.add_argument_group("registry")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--registry-url",
+        default="",
+        metavar="URL",
+        help="Model Registry base URL with scheme and port (default: $KML_REGISTRY_URL), e.g. http://127.0.0.1:8080",
+    )
+    where.add_argument(
+        "--db",
+        default="",
+        metavar="FILE",
+        help="serve an embedded registry on this SQLite file (it must exist; `make demo` leaves .kml/demo/registry.db)",
+    )
+    group.add_argument(
+        "--token-file",
+        default="",
+        metavar="FILE",
+        help=f"file holding the registry's bearer token (default: ${REGISTRY_TOKEN_ENV}; never on the command line)",
+    )
+    group.add_argument("--ca-bundle", default="", metavar="PEM", help="CA bundle to verify the registry (https)")
+    group.add_argument("--insecure", action="store_true", help="do not verify the TLS certificate (testing only)")
+    ui.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
+    ui.add_argument("--port", type=int, default=8090, help="port to listen on (default: %(default)s; 0: a free one)")
+    ui.add_argument(
+        "--kfp-ui-url",
+        default="",
+        metavar="URL",
+        help="the KFP UI's base URL, to link runs that recorded no run URL (default: $KML_KFP_UI_URL)",
+    )
+    ui.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="(default: %(default)s)"
+    )
+    ui.set_defaults(handler="kfp_model_lifecycle.cli.ui:run_ui_command")
 
 
 def add_registry_commands(commands: Any) -> None:
