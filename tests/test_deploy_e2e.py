@@ -281,13 +281,13 @@ def test_canary_rollout_then_promotion(
     def watch(event: str, obj: dict[str, Any]) -> None:
         traffic = ((obj.get("status") or {}).get("components") or {}).get("predictor", {}).get("traffic") or []
         if obj["metadata"]["name"] == name and len(traffic) == 2:
-            splits.append([(t["tag"], t["percent"]) for t in traffic])
+            splits.append([(t["latestRevision"], t.get("tag", ""), t["percent"]) for t in traffic])
 
     cluster.store.add_listener(watch)
     result = run_deploy_model(model_reference=f"{model_name}:2.0.0", canary_percent=40, timeout_seconds=180)
     assert result.phases == ["updated", "canary 40%", "promoted"]
     assert result.previous_version == "1.0.0"
-    assert [("latest", 40), ("prev", 60)] in splits  # the canary really shared the traffic
+    assert [(True, "", 40), (False, "prev", 60)] in splits  # the canary really shared the traffic
     live = cluster.store.get(NS, name)
     assert "canaryTrafficPercent" not in live["spec"]["predictor"]
     assert predict(result.url, name, data[0])[0] == expected["v2"]

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from kfp_model_lifecycle.deployment.run import run_deploy_model
+from kfp_model_lifecycle.deployment.conventions import DeploymentMode
 from kfp_model_lifecycle.deployment.deploy import DeployRequest, rollout_failure_message
 from kfp_model_lifecycle.deployment.history import RolloutEntry, decode_serve_model, plan_deployment_rollback
 from kfp_model_lifecycle.deployment.kube import (
@@ -34,6 +35,8 @@ from kfp_model_lifecycle.deployment.manifest import (
     build_inference_service_manifest,
     check_manifest_fields,
     render_manifest_yaml,
+    revision_template,
+    with_rollout_key,
 )
 from kfp_model_lifecycle.deployment.names import (
     check_inference_service_name,
@@ -43,9 +46,11 @@ from kfp_model_lifecycle.deployment.names import (
 )
 from kfp_model_lifecycle.deployment.patch import compute_merge_patch, inference_service_patch
 from kfp_model_lifecycle.deployment.readiness import (
+    Expectation,
     Readiness,
     ServiceState,
     inference_service_state,
+    live_mode,
     wait_for_inference_service,
 )
 from kfp_model_lifecycle.deployment.rollout import (
@@ -55,6 +60,7 @@ from kfp_model_lifecycle.deployment.rollout import (
     RolloutResult,
     rollout_inference_service,
 )
+from kfp_model_lifecycle.deployment.run import run_deploy_model
 from kfp_model_lifecycle.deployment.session import kubernetes_session
 from kfp_model_lifecycle.deployment.validation import (
     DeploySettings,
@@ -223,8 +229,11 @@ def test_registry_labels_come_from_the_registry_url() -> None:
 
 def test_model_registry_storage_uri_leaves_out_the_storage_key() -> None:
     model = manifest(storage_uri_mode="model-registry")["spec"]["predictor"]["model"]
-    assert model["storageUri"] == "model-registry://Breast%20Cancer%20Classifier/1.0.3"
+    # verbatim: the registry's storage initializer does not URL-decode names
+    assert model["storageUri"] == "model-registry://Breast Cancer Classifier/1.0.3"
     assert "storage" not in model
+    with pytest.raises(InvalidInputError, match="splits model-registry://<model>/<version> on '/'"):
+        manifest(storage_uri_mode="model-registry", model={"id": "7", "name": "team/model"})
 
 
 @pytest.mark.parametrize(
@@ -378,6 +387,25 @@ def isvc_status(generation: int, observed: int, ready: str, transition: str = ""
     return {"metadata": {"generation": generation}, "status": status}
 
 
+def knative(ready: str, created: int, ready_revision: int, *, percent: int = 100, transition: str = "UpToDate",
+            observed: int = 1, generation: int = 5, **failure: str) -> dict[str, Any]:  # fmt: skip
+    """A Serverless InferenceService status as KServe writes it (observedGeneration is the Knative Service's)."""
+    obj = isvc_status(generation, observed, ready, transition, **failure)
+    latest = f"bc-predictor-{ready_revision:05d}"
+    traffic = [{"revisionName": latest, "percent": percent, "latestRevision": True}]
+    if percent < 100:
+        traffic.append({"revisionName": "bc-predictor-00001", "percent": 100 - percent, "latestRevision": False,
+                        "tag": "prev"})  # fmt: skip
+    obj["status"]["components"] = {
+        "predictor": {"latestCreatedRevision": f"bc-predictor-{created:05d}", "latestReadyRevision": latest,
+                      "traffic": traffic}
+    }  # fmt: skip
+    return obj
+
+
+SERVERLESS_UPDATE = Expectation(previous_revision="bc-predictor-00001", new_revision=True)
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -394,48 +422,130 @@ def scripted(*objects: Any) -> Callable[[], Any]:
     return lambda: items.pop(0) if len(items) > 1 else items[0]
 
 
-def test_wait_ignores_a_stale_ready_and_logs_progress(caplog: pytest.LogCaptureFixture) -> None:
+def test_wait_needs_the_new_revision_and_is_not_fooled_by_observed_generation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     clock = FakeClock()
     get = scripted(
-        isvc_status(3, 2, "True", "UpToDate"),  # Ready, but for the previous generation
-        isvc_status(3, 3, "Unknown", "InProgress"),
-        isvc_status(3, 3, "True", "UpToDate"),
+        knative("True", 1, 1, observed=7, generation=7),  # Ready, observedGeneration "caught up": the old revision
+        knative("Unknown", 2, 1, transition="InProgress"),  # the new revision is loading, the old one serves
+        knative("True", 2, 2),
     )
     with caplog.at_level(logging.INFO, logger="kfp_model_lifecycle"):
         state = wait_for_inference_service(
-            get, 3, timeout_seconds=60, what="ns/bc", poll_seconds=1, clock=clock, sleep=clock.sleep
+            get, SERVERLESS_UPDATE, timeout_seconds=60, what="ns/bc", poll_seconds=1, clock=clock, sleep=clock.sleep
         )
     assert state.state == "ready" and state.url == "http://bc.example.com"
     assert clock.now == 2
-    assert "observedGeneration=2/3" in caplog.text and "transitionStatus=InProgress" in caplog.text
+    assert "revisions created=bc-predictor-00002 ready=bc-predictor-00001" in caplog.text
+    assert "transitionStatus=InProgress" in caplog.text
 
 
-def test_wait_fails_fast_on_a_failed_load() -> None:
+def test_a_canary_is_ready_once_the_new_revision_has_its_share_and_a_promotion_once_it_has_all() -> None:
+    canary = Expectation(previous_revision="bc-predictor-00001", new_revision=True, latest_percent=20)
+    assert inference_service_state(knative("True", 2, 2, percent=20), canary).state == "ready"
+    assert inference_service_state(knative("True", 2, 2, percent=100), canary).state == "progressing"
+    promotion = Expectation(previous_revision="bc-predictor-00002", new_revision=False)
+    assert inference_service_state(knative("True", 2, 2, percent=20), promotion).state == "progressing"
+    assert inference_service_state(knative("True", 2, 2), promotion).state == "ready"
+
+
+def test_wait_fails_fast_on_a_new_failure_and_ignores_the_one_from_before() -> None:
     clock = FakeClock()
-    get = scripted(
-        isvc_status(2, 1, "False", "BlockedByFailedLoad", reason="ModelLoadFailed", message="old failure"),
-        isvc_status(2, 2, "False", "BlockedByFailedLoad", reason="ModelLoadFailed", message="bad pickle"),
+    before = knative("False", 2, 1, transition="BlockedByFailedLoad", reason="ModelLoadFailed", message="old")
+    expectation = Expectation.before_write(
+        before, None, mode=DeploymentMode.SERVERLESS, new_revision=True, latest_percent=100
     )
-    state = wait_for_inference_service(get, 2, timeout_seconds=600, what="x", poll_seconds=1, clock=clock,
+    get = scripted(
+        before,  # the failure of the previous rollout, not rewritten yet
+        knative("False", 3, 1, transition="BlockedByFailedLoad", reason="ModelLoadFailed", message="bad pickle"),
+    )
+    state = wait_for_inference_service(get, expectation, timeout_seconds=600, what="x", poll_seconds=1, clock=clock,
                                        sleep=clock.sleep)  # fmt: skip
     assert state.state == "failed"
     assert state.reason == "BlockedByFailedLoad: ModelLoadFailed" and state.message == "bad pickle"
-    assert clock.now == 1  # the stale failure of generation 1 was not taken for this one
+    assert clock.now == 1
+
+
+def test_an_invalid_spec_fails_at_once_although_observed_generation_never_moves() -> None:
+    before = knative("True", 1, 1, observed=1, generation=1)
+    expectation = Expectation.before_write(before, None, mode=DeploymentMode.SERVERLESS, new_revision=True)
+    invalid = copy.deepcopy(before)  # KServe returns before propagating: only modelStatus changes
+    invalid["metadata"]["generation"] = 2
+    invalid["status"]["modelStatus"] = {
+        "transitionStatus": "InvalidSpec",
+        "lastFailureInfo": {"reason": "NoSupportingRuntime", "message": "No runtime found to support onnx/1"},
+    }
+    state = inference_service_state(invalid, expectation)
+    assert state.state == "failed" and state.reason == "InvalidSpec: NoSupportingRuntime"
+    assert "No runtime found" in state.message
 
 
 def test_wait_is_bounded_and_logs_progress_while_waiting(caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeClock()
     with caplog.at_level(logging.INFO, logger="kfp_model_lifecycle"):
         state = wait_for_inference_service(
-            scripted(isvc_status(1, 1, "Unknown", "InProgress")), 1, timeout_seconds=30, what="ns/slow",
-            poll_seconds=2, progress_seconds=10, clock=clock, sleep=clock.sleep,
+            scripted(knative("Unknown", 2, 1, transition="InProgress")), SERVERLESS_UPDATE, timeout_seconds=30,
+            what="ns/slow", poll_seconds=2, progress_seconds=10, clock=clock, sleep=clock.sleep,
         )  # fmt: skip
     assert state.state == "timeout" and clock.now == 30
     progress = [r.message for r in caplog.records if "ns/slow: Ready=Unknown" in r.message]
     assert len(progress) == 4  # at 0, 10, 20 and 30 seconds
     assert "not Ready within 30s" in caplog.text
-    assert inference_service_state(None, 1).state == "deleted"
-    assert inference_service_state(isvc_status(1, 1, "False", "InvalidSpec"), 1).state == "failed"
+    assert inference_service_state(None).state == "deleted"
+
+
+def deployment_status(generation: int, key: str, *, updated: int = 1, available: int = 1, replicas: int = 1,
+                      reason: str = "NewReplicaSetAvailable") -> dict[str, Any]:  # fmt: skip
+    progressing = {"type": "Progressing", "status": "False" if reason == "ProgressDeadlineExceeded" else "True",
+                   "reason": reason, "message": 'ReplicaSet "bc-predictor-x" has timed out progressing.'}  # fmt: skip
+    return {
+        "metadata": {"generation": generation},
+        "spec": {"replicas": 1, "template": {"metadata": {"annotations": {"kfp-model-lifecycle/rollout": key}}}},
+        "status": {"observedGeneration": generation, "updatedReplicas": updated, "availableReplicas": available,
+                   "replicas": replicas, "conditions": [progressing]},
+    }  # fmt: skip
+
+
+def test_raw_deployment_readiness_is_the_predictor_deployments_rollout() -> None:
+    ready = isvc_status(2, 2, "True", "UpToDate")
+    ready["status"]["deploymentMode"] = "Standard"
+    old = deployment_status(1, "old-key")
+    expectation = Expectation.before_write(
+        ready, old, mode=DeploymentMode.RAW_DEPLOYMENT, new_revision=True, rollout_key="new-key"
+    )
+    assert inference_service_state(ready, expectation, old).state == "progressing", "the old rollout, complete"
+    crashing = deployment_status(2, "new-key", updated=1, available=1, replicas=2, reason="ReplicaSetUpdated")
+    assert inference_service_state(ready, expectation, crashing).state == "progressing", "Ready=True, new pods down"
+    exceeded = deployment_status(2, "new-key", updated=1, available=1, replicas=2, reason="ProgressDeadlineExceeded")
+    state = inference_service_state(ready, expectation, exceeded)
+    assert state.state == "failed" and state.reason == "ProgressDeadlineExceeded"
+    assert "timed out progressing" in state.message
+    assert inference_service_state(ready, expectation, deployment_status(2, "new-key")).state == "ready"
+    assert inference_service_state(ready, expectation, None).state == "progressing"
+    # without the rollout key on the pod template (not propagated), the generation must have moved
+    unkeyed = deployment_status(1, "")
+    assert inference_service_state(ready, expectation, unkeyed).state == "progressing"
+    assert inference_service_state(ready, expectation, deployment_status(2, "")).state == "ready"
+
+
+@pytest.mark.parametrize(
+    ("status_mode", "annotation", "expected"),
+    [
+        ("Knative", "", DeploymentMode.SERVERLESS),
+        ("Standard", "", DeploymentMode.RAW_DEPLOYMENT),
+        ("", "Serverless", DeploymentMode.SERVERLESS),
+        ("", "RawDeployment", DeploymentMode.RAW_DEPLOYMENT),
+        ("", "Standard", DeploymentMode.RAW_DEPLOYMENT),
+        ("Standard", "Serverless", DeploymentMode.RAW_DEPLOYMENT),  # the status wins, as in KServe
+    ],
+)
+def test_deployment_mode_names_of_old_and_new_kserve(
+    status_mode: str, annotation: str, expected: DeploymentMode
+) -> None:
+    obj = {"metadata": {"annotations": {"serving.kserve.io/deploymentMode": annotation}},
+           "status": {"deploymentMode": status_mode}}  # fmt: skip
+    assert live_mode(obj) == expected
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -490,15 +600,20 @@ def test_load_kubernetes_client_explains_missing_configuration(tmp_path: Path) -
 
 
 class FakeCustomObjects:
-    """InferenceServices in a dict, with resourceVersion/generation semantics and a scripted controller.
+    """InferenceServices in a dict, with resourceVersion/generation semantics and a scripted KServe controller.
 
-    ``outcome(obj)`` decides the status of the current generation: ``ready``, ``failed`` or ``progressing``.
-    ``failures`` queues exceptions raised by the next calls of a verb.
+    ``outcome(obj)`` decides how a new revision (a changed revision template) ends: ``ready``, ``failed`` or
+    ``progressing``. The status is shaped as KServe's: Serverless revisions and traffic (``observedGeneration`` is
+    the Knative Service's, not the InferenceService's); RawDeployment a predictor Deployment (read through
+    :class:`FakeApps`) whose crashing rollout reports ``ProgressDeadlineExceeded``. ``failures`` queues exceptions
+    raised by the next calls of a verb.
     """
 
     def __init__(self, outcome: Callable[[dict[str, Any]], str]) -> None:
         self.outcome = outcome
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.revisions: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[tuple[str, Any]] = []
         self.failures: dict[str, list[Exception]] = {}
         self.rv = 0
@@ -512,7 +627,86 @@ class FakeCustomObjects:
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         self.objects[key] = obj
+        template = json.dumps(revision_template(obj), sort_keys=True)
+        revisions = self.revisions.setdefault(key, [])
+        if not revisions or revisions[-1][0] != template:
+            revisions.append((template, self.outcome(obj)))
+            self._deploy(key, obj)
         return copy.deepcopy(obj)
+
+    def _deploy(self, key: tuple[str, str], obj: dict[str, Any]) -> None:
+        """RawDeployment: the predictor Deployment gets the new pod template (a new generation)."""
+        if obj["metadata"].get("annotations", {}).get("serving.kserve.io/deploymentMode") != "RawDeployment":
+            return
+        generation = self.deployments.get(key, {}).get("metadata", {}).get("generation", 0) + 1
+        annotations = dict(obj["metadata"].get("annotations") or {})
+        self.deployments[key] = {
+            "metadata": {"name": f"{key[1]}-predictor", "generation": generation},
+            "spec": {"replicas": 1, "template": {"metadata": {"annotations": annotations}}},
+        }
+
+    def _serving(self, key: tuple[str, str]) -> tuple[int, int]:
+        """(number of the latest created revision, number of the latest ready one; 0 when none)."""
+        revisions = self.revisions[key]
+        ready = [i + 1 for i, (_, state) in enumerate(revisions) if state == "ready"]
+        return len(revisions), ready[-1] if ready else 0
+
+    def status(self, key: tuple[str, str], obj: dict[str, Any]) -> dict[str, Any]:
+        created, ready = self._serving(key)
+        latest = self.revisions[key][-1][1]
+        name = key[1]
+        raw = obj["metadata"].get("annotations", {}).get("serving.kserve.io/deploymentMode") == "RawDeployment"
+        status: dict[str, Any] = {"observedGeneration": created, "url": "http://bc.example.com",
+                                  "deploymentMode": "Standard" if raw else "Knative"}  # fmt: skip
+        is_ready = latest == "ready" or (raw and ready and latest == "progressing")
+        status["conditions"] = [{"type": "Ready", "status": "True" if is_ready else "False"}]
+        if latest == "failed":
+            status["modelStatus"] = {
+                "transitionStatus": "BlockedByFailedLoad",
+                "lastFailureInfo": {"reason": "ModelLoadFailed", "message": "cannot unpickle", "time": str(created)},
+            }
+        else:
+            status["modelStatus"] = {"transitionStatus": "UpToDate" if latest == "ready" else "InProgress"}
+        if raw:
+            return status
+        percent = obj["spec"]["predictor"].get("canaryTrafficPercent")
+        traffic = [{"revisionName": f"{name}-predictor-{ready:05d}", "percent": 100, "latestRevision": True}]
+        previous = [i + 1 for i, (_, state) in enumerate(self.revisions[key][:-1]) if state == "ready"]
+        if percent is not None and previous and ready:
+            traffic = [
+                {"revisionName": f"{name}-predictor-{ready:05d}", "percent": percent, "latestRevision": True},
+                {"revisionName": f"{name}-predictor-{previous[-1]:05d}", "percent": 100 - percent,
+                 "latestRevision": False, "tag": "prev"},
+            ]  # fmt: skip
+        status["components"] = {
+            "predictor": {
+                "latestCreatedRevision": f"{name}-predictor-{created:05d}",
+                "latestReadyRevision": f"{name}-predictor-{ready:05d}" if ready else "",
+                "traffic": traffic if ready else [],
+            }
+        }
+        return status
+
+    def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        key = (namespace, name.removesuffix("-predictor"))
+        found = copy.deepcopy(self.deployments.get(key))
+        if found is None:
+            return None
+        latest = self.revisions[key][-1][1]
+        generation = found["metadata"]["generation"]
+        if latest == "ready":
+            found["status"] = {"observedGeneration": generation, "replicas": 1, "updatedReplicas": 1,
+                               "availableReplicas": 1,
+                               "conditions": [{"type": "Progressing", "status": "True",
+                                               "reason": "NewReplicaSetAvailable"}]}  # fmt: skip
+        else:
+            stuck = latest == "failed"
+            found["status"] = {"observedGeneration": generation, "replicas": 2, "updatedReplicas": 1,
+                               "availableReplicas": 1,
+                               "conditions": [{"type": "Progressing", "status": "False" if stuck else "True",
+                                               "reason": "ProgressDeadlineExceeded" if stuck else "ReplicaSetUpdated",
+                                               "lastUpdateTime": str(generation)}]}  # fmt: skip
+        return found
 
     def get_namespaced_custom_object(self, group, version, namespace, plural, name, **_: Any) -> dict[str, Any]:
         self.calls.append(("get", name))
@@ -521,22 +715,17 @@ class FakeCustomObjects:
         if obj is None:
             raise api_error(404, f'inferenceservices.serving.kserve.io "{name}" not found')
         result = copy.deepcopy(obj)
-        generation = result["metadata"]["generation"]
-        state = self.outcome(result)
-        if state == "ready":
-            result["status"] = isvc_status(generation, generation, "True", "UpToDate")["status"]
-        elif state == "failed":
-            result["status"] = isvc_status(generation, generation, "False", "BlockedByFailedLoad",
-                                           reason="ModelLoadFailed", message="cannot unpickle")["status"]  # fmt: skip
-        else:
-            result["status"] = isvc_status(generation, generation, "Unknown", "InProgress")["status"]
+        result["status"] = self.status((namespace, name), result)
         return result
 
     def create_namespaced_custom_object(self, group, version, namespace, plural, body, **_: Any) -> dict[str, Any]:
         self.calls.append(("create", copy.deepcopy(body)))
         self._maybe_fail("create")
         obj = copy.deepcopy(body)
+        if (namespace, obj["metadata"]["name"]) in self.objects:
+            raise api_error(409, "already exists")
         obj["metadata"]["generation"] = 1
+        self.revisions.pop((namespace, obj["metadata"]["name"]), None)
         return self._commit((namespace, obj["metadata"]["name"]), obj)
 
     def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body, **_: Any) -> dict:
@@ -553,7 +742,9 @@ class FakeCustomObjects:
 
     def delete_namespaced_custom_object(self, group, version, namespace, plural, name, **_: Any) -> dict[str, Any]:
         self.calls.append(("delete", name))
+        self._maybe_fail("delete")
         self.objects.pop((namespace, name))
+        self.deployments.pop((namespace, name), None)
         return {"status": "Success"}
 
     def patches(self) -> list[dict[str, Any]]:
@@ -561,6 +752,20 @@ class FakeCustomObjects:
 
     def spec(self, name: str = "bc") -> dict[str, Any]:
         return self.objects[(NS, name)]["spec"]
+
+
+class FakeApps:
+    """``AppsV1Api.read_namespaced_deployment`` over the fake's predictor Deployments."""
+
+    def __init__(self, custom: FakeCustomObjects) -> None:
+        self.custom = custom
+
+    def read_namespaced_deployment(self, name: str, namespace: str, **_: Any) -> dict[str, Any]:
+        self.custom.calls.append(("get deployment", name))
+        found = self.custom.deployment(namespace, name)
+        if found is None:
+            raise api_error(404, f'deployments.apps "{name}" not found')
+        return found
 
 
 def broken_fails(obj: dict[str, Any]) -> str:
@@ -576,11 +781,13 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def fake(outcome: Callable[[dict[str, Any]], str] = broken_fails) -> tuple[FakeCustomObjects, KubeClient]:
     api = FakeCustomObjects(outcome)
-    return api, KubeClient(api_client=None, custom=api, source="fake", namespace=NS)
+    return api, KubeClient(api_client=None, custom=api, source="fake", namespace=NS, apps=FakeApps(api))
 
 
 def versioned(uri: str, mode: str = "Serverless", **overrides: Any) -> dict[str, Any]:
-    return manifest(artifact={**ARTIFACT, "uri": uri}, deployment_mode=mode, **overrides)
+    """A manifest for one rollout (with a rollout key of its own, as deploy_version gives it)."""
+    built = manifest(artifact={**ARTIFACT, "uri": uri}, deployment_mode=mode, **overrides)
+    return with_rollout_key(built, uuid.uuid4().hex)
 
 
 def test_create_then_update_patches_with_nulls_and_a_resource_version() -> None:

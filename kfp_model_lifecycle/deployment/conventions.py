@@ -22,7 +22,11 @@ MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 
 
 class DeploymentMode(StrEnum):
-    """KServe's deployment modes (the values of :data:`MODE_ANNOTATION`)."""
+    """KServe's deployment modes, as this package writes them into :data:`MODE_ANNOTATION`.
+
+    The legacy names are written because every KServe version reads them; current KServe calls them ``Knative``
+    and ``Standard`` (and writes those into ``status.deploymentMode``): :data:`MODE_ALIASES` accepts all four.
+    """
 
     SERVERLESS = "Serverless"
     RAW_DEPLOYMENT = "RawDeployment"
@@ -58,7 +62,21 @@ class StorageUriMode(StrEnum):
 
 
 FAILED_TRANSITIONS = frozenset({"BlockedByFailedLoad", "InvalidSpec"})
-"""``status.modelStatus.transitionStatus`` values that mean the current generation will not become Ready."""
+"""``status.modelStatus.transitionStatus`` values that mean the current spec will not become Ready."""
+PREDICTOR_DEPLOYMENT_SUFFIX = "-predictor"
+"""RawDeployment/Standard: KServe runs the predictor as the ``apps/v1`` Deployment ``<name>-predictor``."""
+PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+"""The reason of a Deployment's ``Progressing=False`` condition when new pods did not become available in time."""
+UNPROPAGATED_ANNOTATIONS = frozenset(
+    {
+        "autoscaling.knative.dev/min-scale",
+        "autoscaling.knative.dev/max-scale",
+        "internal.serving.kserve.io/storage-initializer-sourceuri",
+        "kubectl.kubernetes.io/last-applied-configuration",
+        "serving.kserve.io/model-format",
+    }
+)
+"""Annotations KServe does not copy into the revision / pod template (its ``ServiceAnnotationDisallowedList``)."""
 
 # --- Labels and annotations -------------------------------------------------------------------------------------
 
@@ -80,6 +98,14 @@ ANNOTATION_RUN_NAME = ANNOTATION_PREFIX + "run-name"
 ANNOTATION_RUN_URL = ANNOTATION_PREFIX + "run-url"
 ANNOTATION_MANAGED = ANNOTATION_PREFIX + "managed-metadata"
 """JSON list of the label and annotation keys deploy_model wrote (so a later deploy can remove the unwanted ones)."""
+ANNOTATION_ROLLOUT = ANNOTATION_PREFIX + "rollout"
+"""The key of the rollout that last applied the spec (KServe copies it into the revision / pod template, so a
+wait can tell the predictor Deployment that carries this rollout from an older one)."""
+ANNOTATION_CREATED_BY = ANNOTATION_PREFIX + "created-by"
+"""The key of the rollout that created the InferenceService (set on create only, never patched): a create whose
+answer was lost, or a retried task, recognises its own object by it, and a rollback deletes only what it created."""
+REGISTRY_FINALIZER = "modelregistry.kubeflow.org/finalizer"
+"""The finalizer the Model Registry's InferenceService controller adds; patches never touch finalizers."""
 
 LINEAGE_ANNOTATIONS = (
     (ANNOTATION_RUN_ID, "run_id"),
@@ -104,7 +130,10 @@ REVISION_SERVICE_SUFFIX = "-predictor-00001-private"
 
 RBAC_FILE = "components/deploy_model/rbac.yaml"
 RBAC_VERBS = ("get", "create", "patch")
-"""The verbs a deployment needs, checked before anything changes."""
+"""The verbs on InferenceServices every deployment needs, checked before anything changes."""
+APPS_GROUP = "apps"
+DEPLOYMENTS = "deployments"
+"""RawDeployment/Standard: readiness reads the predictor Deployment (``get`` on ``deployments.apps``)."""
 
 # --- Registry records -------------------------------------------------------------------------------------------
 
@@ -143,8 +172,12 @@ ENV_PROGRESS_SECONDS = "KML_DEPLOY_PROGRESS_SECONDS"
 """Progress log interval in seconds (default :data:`DEFAULT_PROGRESS_SECONDS`)."""
 ENV_MAX_ATTEMPTS = "KML_K8S_MAX_ATTEMPTS"
 """Attempts for transient Kubernetes API errors (default :data:`DEFAULT_MAX_ATTEMPTS`)."""
+ENV_REQUEST_TIMEOUT = "KML_K8S_TIMEOUT_SECONDS"
+"""Client-side timeout of one Kubernetes API request in seconds (default :data:`REQUEST_TIMEOUT_SECONDS`)."""
 DEFAULT_POLL_SECONDS = 2.0
 DEFAULT_PROGRESS_SECONDS = 10.0
 DEFAULT_MAX_ATTEMPTS = 5
-REQUEST_TIMEOUT_SECONDS = 30
-"""Client-side timeout of one Kubernetes API request."""
+REQUEST_TIMEOUT_SECONDS = 30.0
+"""Default client-side timeout of one Kubernetes API request."""
+ROLLOUT_EXTERNAL_ID = "kml-rollout:{record}:{key}:{outcome}"
+"""``externalId`` of a rollout's ServeModel: one record per rollout and outcome, whatever is retried."""

@@ -1,26 +1,45 @@
 """Deploying one model version to one InferenceService and recording it: the step deploy and rollback share.
 
-In order: the RBAC pre-check (nothing changes when a verb is denied), a check that the live InferenceService
-serves the same model in the same mode, the registry records (ServingEnvironment, InferenceService), the rollout
-with canary and automatic restore, and the registry writes. A failed rollout raises :class:`DeploymentError`
-saying what failed, what runs now and what to fix.
+In order: everything that can be checked without writing (the manifest, that the live InferenceService serves the
+same model in the same mode, the RBAC pre-check: nothing changes when a permission is denied), the registry
+records (ServingEnvironment, InferenceService), the rollout with canary and automatic restore, and the registry
+writes. A failed rollout raises :class:`DeploymentError` saying what failed, what runs now and what to fix.
+
+Each rollout has a key (:func:`rollout_key`): from the run id, the task, the target, the version and the manifest
+when the step runs in a pipeline (so a retried task is the same rollout), else random. The InferenceService
+carries it (:data:`ANNOTATION_ROLLOUT`, and :data:`ANNOTATION_CREATED_BY` when this rollout created it) and so do
+the registry writes (ServeModel ``externalId``, audit-event evidence): a retried step recognises what an earlier
+attempt did -- the object it created (a rollback deletes it), the spec it applied (a rollback restores what was
+there before, from the registry's last successful rollout), the records it wrote (read back, not written twice).
 """
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kfp_model_lifecycle.client import RegistryConnection
-from kfp_model_lifecycle.deployment.conventions import LABEL_MODEL_VERSION_ID, LABEL_REGISTERED_MODEL_ID, DesiredState
-from kfp_model_lifecycle.deployment.inference_service import get_inference_service
+from kfp_model_lifecycle.deployment.conventions import (
+    ANNOTATION_CREATED_BY,
+    ANNOTATION_ROLLOUT,
+    LABEL_MODEL_VERSION_ID,
+    LABEL_REGISTERED_MODEL_ID,
+    DeploymentMode,
+    DesiredState,
+    Outcome,
+)
+from kfp_model_lifecycle.deployment.history import last_deployed_object, list_serve_models
+from kfp_model_lifecycle.deployment.inference_service import annotation, get_inference_service
 from kfp_model_lifecycle.deployment.kube import KubeClient, require_deploy_permissions
-from kfp_model_lifecycle.deployment.manifest import manifest_deployment_mode
-from kfp_model_lifecycle.deployment.readiness import Readiness
-from kfp_model_lifecycle.deployment.recording import ServingRecords, record_rollout
+from kfp_model_lifecycle.deployment.manifest import manifest_deployment_mode, manifest_sha256, with_rollout_key
+from kfp_model_lifecycle.deployment.readiness import Readiness, live_mode
+from kfp_model_lifecycle.deployment.recording import ServingRecords, last_deployment_event, record_rollout
 from kfp_model_lifecycle.deployment.records import ensure_registry_inference_service, ensure_serving_environment
 from kfp_model_lifecycle.deployment.rollout import (
+    EarlierAttempt,
     RestoreAction,
     RestoreResult,
     RolloutFailure,
@@ -103,34 +122,90 @@ def deploy_version(conn: RegistryConnection, k8s: KubeClient, request: DeployReq
         What was deployed and recorded.
 
     Raises:
-        PermissionError: When RBAC denies a verb the rollout needs (checked before anything changes).
-        InvalidInputError: When the InferenceService serves another model or uses another deployment mode.
+        PermissionError: When RBAC denies a permission the rollout needs (checked before anything changes).
+        InvalidInputError: When the manifest cannot be built, or the InferenceService serves another model or uses
+            another deployment mode (checked before anything is written).
         DeploymentError: When the rollout failed (after the automatic rollback; the message says what runs now).
     """
-    require_deploy_permissions(k8s, request.namespace)
     live = get_inference_service(k8s, request.namespace, request.name)
-    _check_live_object(live, request)
+    preview = request.manifest_for("")  # builds and checks the manifest before anything is written
+    mode = live_mode(live, DeploymentMode(manifest_deployment_mode(preview) or DeploymentMode.SERVERLESS))
+    require_deploy_permissions(
+        k8s, request.namespace, raw_deployment=mode == DeploymentMode.RAW_DEPLOYMENT, creating=live is None
+    )
+    _check_live_object(live, request, preview)
     environment = ensure_serving_environment(conn, request.namespace)
     record = ensure_registry_inference_service(
         conn, environment, request.name, request.model, request.version, runtime=request.runtime, live=live
     )
-    manifest = request.manifest_for(str(record.get("id") or ""))
-    previous_id = str(_labels(live).get(LABEL_MODEL_VERSION_ID) or "")
-    previous_version = get_model_version_by_id(conn, previous_id) if live is not None and previous_id else None
+    base = request.manifest_for(str(record.get("id") or ""))
+    key = rollout_key(request, base)
+    manifest = with_rollout_key(base, key)
+    previous_version = _previous_version(conn, record, live)
     rollout = rollout_inference_service(
-        k8s, manifest, canary_percent=request.options.canary_percent, timeout_seconds=request.options.timeout_seconds
-    )
-    records = _record(conn, request, record, manifest, rollout, previous_version)
+        k8s, manifest, canary_percent=request.options.canary_percent, timeout_seconds=request.options.timeout_seconds,
+        earlier=_earlier_attempt(conn, record, live, key),
+    )  # fmt: skip
+    records = _record(conn, request, record, manifest, rollout, previous_version, key)
     if not rollout.ok:
         raise DeploymentError(rollout_failure_message(request, rollout, previous_version))
     return DeployOutcome(manifest, rollout, records, str((previous_version or {}).get("name") or ""), rollout.url)
+
+
+def rollout_key(request: DeployRequest, manifest: Mapping[str, Any]) -> str:
+    """The idempotency key of a rollout: the same for a retried task of a pipeline run, new otherwise.
+
+    Args:
+        request: What is deployed where (its run context names the run and the task).
+        manifest: The manifest (its digest leaves out run lineage).
+
+    Returns:
+        32 hex digits: a digest of run id, task, target, version, manifest and canary when the step runs in a
+        pipeline run; random outside one (each call is then a rollout of its own).
+    """
+    context = request.context
+    if not context.run_id:
+        return uuid.uuid4().hex
+    parts = [
+        context.run_id, context.task_name or "", request.namespace, request.name, str(request.version["id"]),
+        manifest_sha256(manifest), "rollback" if request.rollback else "deploy", str(request.options.canary_percent),
+    ]  # fmt: skip
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def _previous_version(
+    conn: RegistryConnection, record: Mapping[str, Any], live: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The version served before: the record's when it says DEPLOYED (a retried step), else the live object's."""
+    version_id = str(_labels(live).get(LABEL_MODEL_VERSION_ID) or "") if live is not None else ""
+    if str(record.get("desiredState")) == DesiredState.DEPLOYED and record.get("modelVersionId"):
+        version_id = str(record["modelVersionId"])
+    return get_model_version_by_id(conn, version_id) if version_id else None
+
+
+def _earlier_attempt(
+    conn: RegistryConnection, record: Mapping[str, Any], live: Mapping[str, Any] | None, key: str
+) -> EarlierAttempt | None:
+    """When the live object already carries this rollout (a retried task): what the rollout replaced."""
+    if live is None or annotation(live, ANNOTATION_ROLLOUT) != key:
+        return None
+    if annotation(live, ANNOTATION_CREATED_BY) == key:
+        log.info("an earlier attempt of this rollout created the InferenceService: a failure deletes it again")
+        return EarlierAttempt(None)
+    previous = last_deployed_object(list_serve_models(conn, record), excluding_key=key)
+    if previous is None:
+        log.warning("an earlier attempt of this rollout applied it, and what it replaced is not on record: a failure"
+                    " leaves the InferenceService as it is")  # fmt: skip
+        return EarlierAttempt(dict(live))
+    log.info("an earlier attempt of this rollout applied it: a failure restores the last recorded rollout")
+    return EarlierAttempt(previous)
 
 
 def _labels(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return ((obj or {}).get("metadata") or {}).get("labels") or {}
 
 
-def _check_live_object(live: Mapping[str, Any] | None, request: DeployRequest) -> None:
+def _check_live_object(live: Mapping[str, Any] | None, request: DeployRequest, preview: Mapping[str, Any]) -> None:
     """Refuse to take over an InferenceService of another model, or to switch its deployment mode."""
     if live is None:
         return
@@ -140,12 +215,12 @@ def _check_live_object(live: Mapping[str, Any] | None, request: DeployRequest) -
             f"InferenceService {request.target} serves another registered model (id {live_model_id}), not"
             f" {request.model.get('name')!r}. Fix: choose another inference_service_name, or undeploy it first"
         )
-    live_mode = manifest_deployment_mode(live)
-    wanted_mode = manifest_deployment_mode(request.manifest_for(""))
-    if live_mode and normalize_deployment_mode(live_mode) != wanted_mode:
+    running = str((live.get("status") or {}).get("deploymentMode") or "") or manifest_deployment_mode(live)
+    wanted = normalize_deployment_mode(manifest_deployment_mode(preview))
+    if running and normalize_deployment_mode(running) != wanted:
         raise InvalidInputError(
-            f"InferenceService {request.target} runs in {live_mode} mode; KServe cannot switch an existing"
-            f" InferenceService to {wanted_mode}. Fix: deploy under another name, or delete it first"
+            f"InferenceService {request.target} runs in {running} mode; KServe cannot switch an existing"
+            f" InferenceService to {wanted}. Fix: deploy under another name, or delete it first"
         )
 
 
@@ -156,19 +231,14 @@ def _record(
     manifest: Mapping[str, Any],
     rollout: RolloutResult,
     previous_version: Mapping[str, Any] | None,
+    key: str,
 ) -> ServingRecords | None:
-    """Record the rollout, unless nothing changed and the registry already says this version is deployed."""
-    version_id = str(request.version["id"])
-    already = (
-        rollout.ok
-        and not rollout.spec_changed
-        and str(record.get("desiredState")) == DesiredState.DEPLOYED
-        and str(record.get("modelVersionId")) == version_id
-    )
-    if already:
+    """Record the rollout, unless nothing changed and the registry (record and audit trail) already says so."""
+    if rollout.ok and not rollout.spec_changed and _already_recorded(conn, request, record):
         log.info("%s:%s is already deployed to %s: nothing recorded", request.model.get("name"),
                  request.version.get("name"), request.target)  # fmt: skip
         return None
+    version_id = str(request.version["id"])
     return record_rollout(
         conn,
         record=record,
@@ -181,7 +251,17 @@ def _record(
         actor=request.actor,
         reason=request.reason,
         rollback=request.rollback,
+        key=key,
     )
+
+
+def _already_recorded(conn: RegistryConnection, request: DeployRequest, record: Mapping[str, Any]) -> bool:
+    """The record says this version is deployed there, and so does the audit trail's last entry about it."""
+    version_id = str(request.version["id"])
+    if str(record.get("desiredState")) != DesiredState.DEPLOYED or str(record.get("modelVersionId")) != version_id:
+        return False
+    last = last_deployment_event(conn, request.model, request.target)
+    return last is not None and last.get("to") == Outcome.DEPLOYED.value and str(last.get("version_id")) == version_id
 
 
 def rollout_failure_message(

@@ -57,6 +57,7 @@ class RolloutEntry:
         failure_message: The controller's message.
         restored: Whether the previous state came back after a failure.
         restore_action: ``restored``, ``deleted``... after a failure.
+        rollout_key: The rollout's idempotency key.
         record_id: The InferenceService record it belongs to (set by :func:`list_model_deployments`).
     """
 
@@ -88,6 +89,7 @@ class RolloutEntry:
     failure_message: str = ""
     restored: bool = False
     restore_action: str = ""
+    rollout_key: str = ""
     record_id: str = ""
 
 
@@ -194,6 +196,30 @@ def list_serve_models(conn: RegistryConnection, record: Mapping[str, Any]) -> li
         ),
     )
     return [decode_serve_model(s) for s in sorted(items, key=lambda s: int(s.get("id") or 0))]
+
+
+def last_deployed_object(rollouts: Sequence[RolloutEntry], *, excluding_key: str = "") -> dict[str, Any] | None:
+    """What the newest successful rollout (other than ``excluding_key``) applied, as an object to restore.
+
+    Args:
+        rollouts: Decoded rollouts, oldest first.
+        excluding_key: A rollout key to skip (the rollout being retried).
+
+    Returns:
+        ``{"metadata": {"labels", "annotations"}, "spec"}`` of its manifest, or None when there is none.
+    """
+    for entry in reversed(rollouts):
+        if entry.outcome == Outcome.DEPLOYED and entry.manifest and entry.rollout_key != excluding_key:
+            try:
+                manifest = json.loads(entry.manifest)
+            except ValueError:
+                continue
+            metadata = manifest.get("metadata") or {}
+            return {
+                "metadata": {"labels": metadata.get("labels") or {}, "annotations": metadata.get("annotations") or {}},
+                "spec": manifest.get("spec") or {},
+            }
+    return None
 
 
 def plan_deployment_rollback(rollouts: Sequence[RolloutEntry], current_version_id: str) -> RolloutEntry | None:

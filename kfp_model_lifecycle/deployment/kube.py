@@ -20,13 +20,17 @@ from kubernetes import client, config
 
 from kfp_model_lifecycle.client import call_with_backoff
 from kfp_model_lifecycle.deployment.conventions import (
+    APPS_GROUP,
     DEFAULT_MAX_ATTEMPTS,
+    DEPLOYMENTS,
     ENV_MAX_ATTEMPTS,
+    ENV_REQUEST_TIMEOUT,
     KSERVE_API_VERSION,
     KSERVE_GROUP,
     KSERVE_PLURAL,
     RBAC_FILE,
     RBAC_VERBS,
+    REQUEST_TIMEOUT_SECONDS,
 )
 from kfp_model_lifecycle.errors import (
     ConcurrencyError,
@@ -53,6 +57,7 @@ class KubeClient:
         source: Where the credentials came from (never the credentials), for messages.
         namespace: The kubeconfig context's namespace, or the service account's ("" when unknown).
         host: The API server's address.
+        apps: ``AppsV1Api`` over it (the predictor Deployment of RawDeployment InferenceServices).
     """
 
     api_client: Any
@@ -60,6 +65,7 @@ class KubeClient:
     source: str
     namespace: str = ""
     host: str = ""
+    apps: Any = None
 
     def close(self) -> None:
         """Close the connection pool; harmless twice."""
@@ -119,7 +125,22 @@ def load_kubernetes_client(
             " cluster set KUBECONFIG (e.g. the file `kml cluster up` writes) or create ~/.kube/config"
         )
     api_client = client.ApiClient(configuration)
-    return KubeClient(api_client, client.CustomObjectsApi(api_client), source, namespace, configuration.host)
+    return KubeClient(
+        api_client, client.CustomObjectsApi(api_client), source, namespace, configuration.host,
+        apps=client.AppsV1Api(api_client),
+    )  # fmt: skip
+
+
+def request_timeout(env: Mapping[str, str] | None = None) -> float:
+    """The client-side timeout of one Kubernetes API request (``KML_K8S_TIMEOUT_SECONDS``, default 30).
+
+    Args:
+        env: The environment (default ``os.environ``).
+
+    Returns:
+        Seconds.
+    """
+    return env_float(env, ENV_REQUEST_TIMEOUT, REQUEST_TIMEOUT_SECONDS, 0.1)
 
 
 def _kubeconfig_file(kubeconfig_path: str, env: Mapping[str, str], in_cluster: bool) -> str:
@@ -207,7 +228,7 @@ def kubernetes_error_detail(exc: BaseException) -> str:
 
 
 def describe_kubernetes_error(
-    exc: BaseException, action: str, verb: str, namespace: str, resource: str = KSERVE_PLURAL
+    exc: BaseException, action: str, verb: str, namespace: str, resource: str = KSERVE_PLURAL, group: str = KSERVE_GROUP
 ) -> Exception:
     """Turn a failed API call into one exception whose message names the problem and the fix.
 
@@ -216,7 +237,8 @@ def describe_kubernetes_error(
         action: What was attempted, e.g. ``patch InferenceService kubeflow-user/iris``.
         verb: The RBAC verb of the call (``get``, ``create``, ``patch``, ``delete``).
         namespace: The namespace.
-        resource: The resource (``inferenceservices`` or ``inferenceservices/status``).
+        resource: The resource (``inferenceservices``, ``inferenceservices/status`` or ``deployments``).
+        group: Its API group (``serving.kserve.io`` or ``apps``).
 
     Returns:
         :class:`KubernetesAuthError` (401/403, naming the missing permission and the Role that grants it),
@@ -230,7 +252,7 @@ def describe_kubernetes_error(
     if status == 403:
         return KubernetesAuthError(
             f"{head} The identity this step runs as lacks the RBAC permission '{verb}' on"
-            f" '{resource}.{KSERVE_GROUP}' in namespace '{namespace}'. Fix: apply the Role and RoleBinding"
+            f" '{resource}.{group}' in namespace '{namespace}'. Fix: apply the Role and RoleBinding"
             f" in {RBAC_FILE} to that namespace for the pipeline's service account (README of"
             f" deploy_model, section 'RBAC': edit the RoleBinding's subject, then `kubectl apply -n {namespace} -f"
             " rbac.yaml`); in a multi-user Kubeflow profile the default-editor service account already has it"
@@ -243,7 +265,7 @@ def describe_kubernetes_error(
             " is mounted (automountServiceAccountToken); outside, refresh the kubeconfig's credentials",
             status=status,
         )
-    if status == 404 and "could not find the requested resource" in detail:
+    if status == 404 and "could not find the requested resource" in detail and group == KSERVE_GROUP:
         return NotFoundError(
             f"{head} The API server does not serve {KSERVE_API_VERSION} InferenceServices. Fix: install"
             " KServe in this cluster (or point KUBECONFIG at a cluster that has it)"
@@ -269,6 +291,7 @@ def kubernetes_call(
     *,
     tolerate: tuple[int, ...] = (),
     resource: str = KSERVE_PLURAL,
+    group: str = KSERVE_GROUP,
     env: Mapping[str, str] | None = None,
 ) -> Any:
     """Run one Kubernetes API call with retries of transient failures, translating errors.
@@ -280,6 +303,7 @@ def kubernetes_call(
         operation: The call (no arguments).
         tolerate: HTTP statuses that are answers rather than errors (e.g. ``(404,)``); for those the result is None.
         resource: The resource, for 403 messages.
+        group: Its API group, for 403 messages.
         env: Environment for ``KML_K8S_MAX_ATTEMPTS`` (default ``os.environ``).
 
     Returns:
@@ -302,12 +326,39 @@ def kubernetes_call(
     except Exception as exc:
         if getattr(exc, "status", None) in tolerate:
             return None
-        raise describe_kubernetes_error(exc, action, verb, namespace, resource) from None
+        raise describe_kubernetes_error(exc, action, verb, namespace, resource, group) from None
     return result
 
 
-def check_kubernetes_permissions(k8s: KubeClient, namespace: str, verbs: Iterable[str]) -> list[str] | None:
-    """Ask the API server (SelfSubjectAccessReview) whether this identity may use ``verbs`` on InferenceServices.
+Permission = tuple[str, str, str]
+"""``(API group, resource, verb)``."""
+
+
+def deploy_permissions(*, raw_deployment: bool, creating: bool) -> list[Permission]:
+    """The RBAC permissions a deployment needs.
+
+    :data:`RBAC_VERBS` on InferenceServices; ``delete`` to take back a failed first deployment; ``get`` on the
+    predictor Deployment in RawDeployment mode.
+
+    Args:
+        raw_deployment: The InferenceService runs (or will run) in RawDeployment/Standard mode.
+        creating: It does not exist yet (a failed first deployment is deleted again).
+
+    Returns:
+        The permissions.
+    """
+    needed = [(KSERVE_GROUP, KSERVE_PLURAL, verb) for verb in RBAC_VERBS]
+    if creating:
+        needed.append((KSERVE_GROUP, KSERVE_PLURAL, "delete"))
+    if raw_deployment:
+        needed.append((APPS_GROUP, DEPLOYMENTS, "get"))
+    return needed
+
+
+def check_kubernetes_permissions(
+    k8s: KubeClient, namespace: str, permissions: Iterable[Permission | str]
+) -> list[Permission] | None:
+    """Ask the API server (SelfSubjectAccessReview) whether this identity has ``permissions`` in ``namespace``.
 
     Checking first means a missing permission fails the step before anything changed (for instance, allowed to
     create but not to patch back during a rollback).
@@ -315,47 +366,54 @@ def check_kubernetes_permissions(k8s: KubeClient, namespace: str, verbs: Iterabl
     Args:
         k8s: From :func:`load_kubernetes_client`.
         namespace: The target namespace.
-        verbs: e.g. ``["get", "create", "patch"]``.
+        permissions: ``(group, resource, verb)`` tuples, or bare verbs on InferenceServices.
 
     Returns:
-        The verbs that are denied (empty when all are allowed), or None when the check itself is not possible.
+        The permissions that are denied (empty when all are allowed), or None when the check itself is not possible.
     """
     api = client.AuthorizationV1Api(k8s.api_client)
-    denied: list[str] = []
-    for verb in verbs:
+    denied: list[Permission] = []
+    for item in permissions:
+        group, resource, verb = (KSERVE_GROUP, KSERVE_PLURAL, item) if isinstance(item, str) else item
         body = client.V1SelfSubjectAccessReview(
             spec=client.V1SelfSubjectAccessReviewSpec(
                 resource_attributes=client.V1ResourceAttributes(
-                    group=KSERVE_GROUP, resource=KSERVE_PLURAL, verb=verb, namespace=namespace
+                    group=group, resource=resource, verb=verb, namespace=namespace
                 )
             )
         )
         try:
-            review = api.create_self_subject_access_review(body, _request_timeout=15)
+            review = api.create_self_subject_access_review(body, _request_timeout=request_timeout())
         except Exception as exc:
             log.info("could not check RBAC permissions in advance (%s); going ahead", kubernetes_error_detail(exc))
             return None
         if not bool(getattr(review.status, "allowed", False)):
-            denied.append(verb)
+            denied.append((group, resource, verb))
     return denied
 
 
-def require_deploy_permissions(k8s: KubeClient, namespace: str) -> None:
-    """Fail before anything changes when RBAC denies a verb a deployment needs (:data:`RBAC_VERBS`).
+def require_deploy_permissions(
+    k8s: KubeClient, namespace: str, *, raw_deployment: bool = False, creating: bool = False
+) -> None:
+    """Fail before anything changes when RBAC denies a permission the deployment needs (:func:`deploy_permissions`).
 
     Args:
         k8s: From :func:`load_kubernetes_client`.
         namespace: The target namespace.
+        raw_deployment: RawDeployment/Standard mode (the predictor Deployment is read).
+        creating: The InferenceService does not exist yet.
 
     Raises:
-        PermissionError: Naming the denied verbs and the Role to apply.
+        PermissionError: Naming the denied permissions and the Role to apply.
     """
-    denied = check_kubernetes_permissions(k8s, namespace, RBAC_VERBS)
+    denied = check_kubernetes_permissions(
+        k8s, namespace, deploy_permissions(raw_deployment=raw_deployment, creating=creating)
+    )
     if denied:
+        missing = "; ".join(f"{verb} {resource}.{group}" for group, resource, verb in denied)
         raise PermissionError(
-            f"the identity this step runs as ({k8s.source}) may not {', '.join(denied)} inferenceservices."
-            f"{KSERVE_GROUP} in namespace '{namespace}', which deploying needs. Fix: apply the Role and"
-            f" RoleBinding in {RBAC_FILE} to that namespace for the pipeline's service account (README"
-            f" of deploy_model, section 'RBAC'; `kubectl apply -n {namespace} -f rbac.yaml` after editing the"
-            " RoleBinding's subject). Nothing was changed."
+            f"the identity this step runs as ({k8s.source}) may not {missing} in namespace '{namespace}', which"
+            f" deploying needs. Fix: apply the Role and RoleBinding in {RBAC_FILE} to that namespace for the"
+            " pipeline's service account (README of deploy_model, section 'RBAC'; `kubectl apply -n"
+            f" {namespace} -f rbac.yaml` after editing the RoleBinding's subject). Nothing was changed."
         )

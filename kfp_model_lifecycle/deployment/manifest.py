@@ -15,15 +15,16 @@ import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import quote
 
 import yaml  # PyYAML comes with the kubernetes client
 
 from kfp_model_lifecycle.deployment.conventions import (
+    ANNOTATION_CREATED_BY,
     ANNOTATION_MANAGED,
     ANNOTATION_MODEL,
     ANNOTATION_REFERENCE,
     ANNOTATION_REGISTRY_URL,
+    ANNOTATION_ROLLOUT,
     ANNOTATION_VERSION,
     KSERVE_API_VERSION,
     KSERVE_KIND,
@@ -36,6 +37,7 @@ from kfp_model_lifecycle.deployment.conventions import (
     LINEAGE_ANNOTATIONS,
     MANAGED_BY,
     MODE_ANNOTATION,
+    UNPROPAGATED_ANNOTATIONS,
     StorageUriMode,
 )
 from kfp_model_lifecycle.deployment.names import check_namespace_name, registry_service_from_url
@@ -61,8 +63,10 @@ KNOWN_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType(
 )
 """Path in the manifest -> the fields this package writes there (the rest of the CRD is not used)."""
 
-_VOLATILE_ANNOTATIONS = frozenset({*(key for key, _ in LINEAGE_ANNOTATIONS), ANNOTATION_MANAGED})
-"""Annotations that change with every run without changing what is deployed."""
+_VOLATILE_ANNOTATIONS = frozenset(
+    {*(key for key, _ in LINEAGE_ANNOTATIONS), ANNOTATION_MANAGED, ANNOTATION_ROLLOUT, ANNOTATION_CREATED_BY}
+)
+"""Annotations that change with every run or rollout without changing what is deployed."""
 
 
 def build_inference_service_manifest(
@@ -127,9 +131,39 @@ def build_inference_service_manifest(
     return manifest
 
 
+def registry_storage_uri(model_name: str, version_name: str) -> str:
+    """``model-registry://<model>/<version>`` as the registry's storage initializer reads it.
+
+    The initializer (kubeflow/model-registry ``cmd/csi``) does not URL-decode names, drops everything after ``?``
+    and splits on ``/``, so names go in verbatim and names it would cut are refused.
+
+    Args:
+        model_name: The registered model's name.
+        version_name: The version's name.
+
+    Returns:
+        The URI.
+
+    Raises:
+        InvalidInputError: For a name with ``/``, ``?`` or no characters.
+    """
+    for what, name in (("model", model_name), ("version", version_name)):
+        if not name or any(c in name for c in "/?") or name != name.strip():
+            raise InvalidInputError(
+                f"storage_uri_mode='model-registry' cannot address {what} name {_cut(name)!r}: the registry's"
+                " storage initializer splits model-registry://<model>/<version> on '/', drops what follows '?' and"
+                " does not URL-decode. Fix: use storage_uri_mode='artifact' (the model artifact's URI)"
+            )
+    return f"model-registry://{model_name}/{version_name}"
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def _storage_uri(mode: StorageUriMode, artifact: Mapping[str, Any], model_name: str, version_name: str) -> str:
     if mode == StorageUriMode.MODEL_REGISTRY:
-        return f"model-registry://{quote(model_name, safe='-._~')}/{quote(version_name, safe='-._~')}"
+        return registry_storage_uri(model_name, version_name)
     storage_uri = str(artifact.get("uri") or "").strip()
     if not storage_uri:
         raise InvalidInputError(
@@ -323,6 +357,41 @@ def predictor_template(obj: Mapping[str, Any] | None) -> dict[str, Any]:
     return predictor
 
 
+def revision_template(obj: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What KServe copies into a Knative revision or the predictor's pod template: a change rolls out a new one.
+
+    Args:
+        obj: An InferenceService (or None).
+
+    Returns:
+        The predictor without ``canaryTrafficPercent``, and the labels and annotations KServe propagates.
+    """
+    metadata = (obj or {}).get("metadata") or {}
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k not in UNPROPAGATED_ANNOTATIONS}
+    return {"predictor": predictor_template(obj), "labels": dict(metadata.get("labels") or {}),
+            "annotations": annotations}  # fmt: skip
+
+
+def with_rollout_key(manifest: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """The manifest carrying a rollout's key (:data:`ANNOTATION_ROLLOUT`), with its managed keys brought up to date.
+
+    Args:
+        manifest: The manifest.
+        key: The rollout key.
+
+    Returns:
+        A copy with the annotation.
+    """
+    result = copy.deepcopy(dict(manifest))
+    metadata = result.setdefault("metadata", {})
+    labels = metadata.setdefault("labels", {})
+    annotations = metadata.setdefault("annotations", {})
+    annotations[ANNOTATION_ROLLOUT] = key
+    set_managed_metadata(labels, annotations)
+    metadata["annotations"] = dict(sorted(annotations.items()))
+    return result
+
+
 def manifest_deployment_mode(obj: Mapping[str, Any] | None) -> str:
     """The deployment mode annotation of a manifest or live object.
 
@@ -372,6 +441,8 @@ def refresh_rollout_manifest(
             metadata.pop(key)
     labels = metadata.setdefault("labels", {})
     annotations = metadata.setdefault("annotations", {})
+    for key in (ANNOTATION_ROLLOUT, ANNOTATION_CREATED_BY):
+        annotations.pop(key, None)
     if record_id:
         labels[LABEL_INFERENCE_SERVICE_ID] = record_id
     if registry_url:

@@ -2,7 +2,8 @@
 
 The spec belongs to this package entirely (fields it no longer wants become explicit nulls); labels and
 annotations are shared with KServe, the registry's controller and people, so only the keys a previous deployment
-wrote (recorded in the ``managed-metadata`` annotation) are ever removed.
+wrote (recorded in the ``managed-metadata`` annotation) are ever removed, and never the registry controller's
+``inference-service-id`` label. Finalizers are not touched (merge patches of labels and annotations leave them).
 """
 
 from __future__ import annotations
@@ -11,7 +12,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from kfp_model_lifecycle.deployment.conventions import ANNOTATION_MANAGED
+from kfp_model_lifecycle.deployment.conventions import (
+    ANNOTATION_MANAGED,
+    ANNOTATION_ROLLOUT,
+    LABEL_INFERENCE_SERVICE_ID,
+    LINEAGE_ANNOTATIONS,
+)
+
+LINEAGE_ONLY_ANNOTATIONS = frozenset({*(key for key, _ in LINEAGE_ANNOTATIONS), ANNOTATION_MANAGED, ANNOTATION_ROLLOUT})
+"""Annotations that change with every run or rollout without changing what is served."""
+KEPT_LABELS = frozenset({LABEL_INFERENCE_SERVICE_ID})
+"""Labels a patch never removes: the Model Registry's controller owns its record id label (and, on its own,
+re-creates a duplicate record when the label is gone)."""
 
 
 def compute_merge_patch(current: Any, desired: Any) -> Any:
@@ -97,7 +109,7 @@ def inference_service_patch(
         wanted = dict(desired_meta.get(what) or {})
         changes: dict[str, Any] = {k: v for k, v in wanted.items() if current.get(k) != v}
         for key in managed.get(what) or []:
-            if key in current and key not in wanted:
+            if key in current and key not in wanted and not (what == "labels" and key in KEPT_LABELS):
                 changes[key] = None
         if changes:
             meta_patch[what] = changes
@@ -107,3 +119,23 @@ def inference_service_patch(
     if spec_patch != {}:
         patch["spec"] = spec_patch
     return patch
+
+
+def is_lineage_only(patch: Mapping[str, Any]) -> bool:
+    """Whether a patch changes nothing but run-lineage annotations (run id/name/link, managed keys, rollout key).
+
+    Such a patch is not worth sending: the spec and the labels are already as wanted, and KServe would roll out a
+    new revision of the same model for a changed annotation.
+
+    Args:
+        patch: From :func:`inference_service_patch`.
+
+    Returns:
+        True when only those annotations differ.
+    """
+    if set(patch) - {"metadata"}:
+        return False
+    metadata = patch.get("metadata") or {}
+    if set(metadata) - {"annotations"}:
+        return False
+    return all(key in LINEAGE_ONLY_ANNOTATIONS for key in metadata.get("annotations") or {})

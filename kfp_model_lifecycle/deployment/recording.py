@@ -1,10 +1,16 @@
-"""What a rollout or an undeployment writes to the Model Registry: the ServeModel, the record, the audit trail.
+"""What a rollout or an undeployment writes to the Model Registry: the ServeModel, the audit trail, the record.
 
-Success: a ServeModel ``RUNNING`` with outcome ``deployed``, the InferenceService record ``DEPLOYED`` with the
-version, the URL and ``kml_*`` properties, and a ``deployment`` entry in the model's audit trail (through
-:func:`kfp_model_lifecycle.lifecycle.commit_lifecycle_event`). Failure: a ServeModel ``FAILED`` with the reason and
-whether the previous state came back; the record keeps serving the previous version (or becomes ``UNDEPLOYED``
-when a failed first deployment was deleted); no audit event (nothing changed).
+Success: a ServeModel ``RUNNING`` with outcome ``deployed``, a ``deployment`` entry in the model's audit trail
+(through :func:`kfp_model_lifecycle.lifecycle.commit_lifecycle_event`), then the InferenceService record
+``DEPLOYED`` with the version, the URL and ``kml_*`` properties. Failure: a ServeModel ``FAILED`` with the reason
+and whether the previous state came back; the record keeps serving the previous version (or becomes
+``UNDEPLOYED`` when a failed first deployment was deleted); no audit event (nothing changed).
+
+Every write is idempotent under the rollout's key, so a step retried after any of them (an answer lost, a task
+killed) completes the record without duplicating it: the ServeModel's ``externalId`` is derived from the key (a
+409 reads it back), the audit event carries the key in its evidence (an event with that key is not written
+again), and the record PATCH is a read-modify-write that sends nothing when the record already says it. The
+record comes last: a record that says ``DEPLOYED`` means the rollout and its audit entry are there.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from kfp_model_lifecycle.deployment.manifest import manifest_deployment_mode, ma
 from kfp_model_lifecycle.deployment.records import (
     create_serve_model_record,
     get_registered_model_of,
+    rollout_external_id,
     update_registry_inference_service,
 )
 from kfp_model_lifecycle.deployment.rollout import RestoreAction, RolloutResult
@@ -27,11 +34,13 @@ from kfp_model_lifecycle.lifecycle import (
     commit_lifecycle_event,
     get_model_version_by_id,
     lifecycle_common_fields,
+    lifecycle_history,
     lifecycle_run_evidence,
     sync_lifecycle_view,
     utc_timestamp,
 )
 from kfp_model_lifecycle.lineage.context import RunContext
+from kfp_model_lifecycle.log import logger as log
 
 
 @dataclass(frozen=True)
@@ -74,19 +83,44 @@ class DeploymentEvent:
     evidence: Mapping[str, Any] | None = None
 
 
+EVIDENCE_KEY = "rollout_key"
+"""The evidence field of a ``deployment`` event that holds the rollout's key."""
+
+
+def find_deployment_event(events: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    """The ``deployment`` event a rollout with this key wrote, if any.
+
+    Args:
+        events: A model's audit trail (decoded).
+        key: The rollout key.
+
+    Returns:
+        The event, or None.
+    """
+    for event in reversed(events):
+        if event.get("type") == "deployment" and key and (event.get("evidence") or {}).get(EVIDENCE_KEY) == key:
+            return event
+    return None
+
+
 def record_deployment_event(
-    conn: RegistryConnection, model: Mapping[str, Any], version: Mapping[str, Any], event: DeploymentEvent
+    conn: RegistryConnection,
+    model: Mapping[str, Any],
+    version: Mapping[str, Any],
+    event: DeploymentEvent,
+    key: str = "",
 ) -> dict[str, Any] | None:
-    """Append a ``deployment`` entry to the model's audit trail (and bring the model's view up to date).
+    """Append a ``deployment`` entry to the model's audit trail, once per rollout key (and update the model's view).
 
     Args:
         conn: From ``connect_model_registry``.
         model: The RegisteredModel.
         version: The ModelVersion deployed (or undeployed).
         event: What happened.
+        key: The rollout's key (stored in the evidence): an event with it is not appended again.
 
     Returns:
-        The stored event (decoded), or None when nothing was appended.
+        The stored event (decoded): the new one, or the one this rollout appended before.
     """
     entry: dict[str, Any] = {
         "type": "deployment",
@@ -99,11 +133,36 @@ def record_deployment_event(
     }
     if event.rollback:
         entry["rollback"] = True
-    common = lifecycle_common_fields(event.actor, event.reason, event.evidence)
-    outcome = commit_lifecycle_event(conn, model, lambda state: {"event": dict(entry), "error": ""}, common)
+    common = lifecycle_common_fields(event.actor, event.reason, {**dict(event.evidence or {}), EVIDENCE_KEY: key})
+    events = lifecycle_history(conn, str(model.get("name") or ""))["events"]
+    earlier = find_deployment_event(events, key)
+    if earlier is not None:
+        return earlier
+
+    def decide(state: Any) -> dict[str, Any]:
+        # `events` grows in place when another writer (or our own lost answer) took the next position
+        return {"event": None if find_deployment_event(events, key) else dict(entry), "error": ""}
+
+    outcome = commit_lifecycle_event(conn, model, decide, common, events=events)
     if outcome.event:
         sync_lifecycle_view(conn, model, events=outcome.events)
-    return outcome.event
+    return outcome.event or find_deployment_event(events, key)
+
+
+def last_deployment_event(conn: RegistryConnection, model: Mapping[str, Any], target: str) -> dict[str, Any] | None:
+    """The newest ``deployment`` event of a model about one InferenceService (``<namespace>/<name>``), or None.
+
+    Args:
+        conn: From ``connect_model_registry``.
+        model: The RegisteredModel.
+        target: ``<namespace>/<name>``.
+
+    Returns:
+        The event (decoded) or None.
+    """
+    events = lifecycle_history(conn, str(model.get("name") or ""), event_type="deployment")["events"]
+    about = [e for e in events if e.get("target") == target]
+    return about[-1] if about else None
 
 
 def record_rollout(
@@ -119,8 +178,9 @@ def record_rollout(
     actor: str,
     reason: str,
     rollback: bool = False,
+    key: str = "",
 ) -> ServingRecords:
-    """Write the outcome of a rollout to the registry: the ServeModel, the InferenceService record, the audit trail.
+    """Write the outcome of a rollout to the registry: the ServeModel, the audit trail, the InferenceService record.
 
     Args:
         conn: From ``connect_model_registry``.
@@ -134,6 +194,7 @@ def record_rollout(
         actor: Who.
         reason: Why (recorded in the audit trail).
         rollback: Whether this rollout is a rollback (``rollback_deployment``).
+        key: The rollout's key: every write is done at most once per key (see the module docstring).
 
     Returns:
         What was written (``event`` None on failure).
@@ -141,10 +202,14 @@ def record_rollout(
     recording = _RolloutRecording(
         conn, record, model, version, manifest, rollout, previous_version or {}, context,
         actor=lifecycle_common_fields(actor, reason, None)["actor"],  # "" -> user:<login name>, as in the audit trail
-        reason=reason, rollback=rollback, when=utc_timestamp(),
+        reason=reason, rollback=rollback, when=utc_timestamp(), key=key,
     )  # fmt: skip
     state = ServeState.RUNNING if rollout.ok else ServeState.FAILED
-    serve = create_serve_model_record(conn, record, str(version["id"]), state, recording.serve_model_properties())
+    outcome = Outcome.DEPLOYED if rollout.ok else Outcome.FAILED
+    external_id = rollout_external_id(record, key, outcome.value) if key else ""
+    serve = create_serve_model_record(
+        conn, record, str(version["id"]), state, recording.serve_model_properties(), external_id=external_id
+    )
     return recording.success(serve) if rollout.ok else recording.failure(serve)
 
 
@@ -164,6 +229,7 @@ class _RolloutRecording:
     reason: str
     rollback: bool
     when: str
+    key: str = ""
 
     @property
     def namespace(self) -> str:
@@ -197,6 +263,7 @@ class _RolloutRecording:
             "kml_run_id": self.context.run_id or "",
             "kml_run_name": self.context.run_name or "",
             "kml_run_url": self.context.run_url or "",
+            "kml_rollout_key": self.key,
         }
         if not rollout.ok:
             failure, restored = rollout.failure, rollout.rollback
@@ -207,29 +274,10 @@ class _RolloutRecording:
         return {k: v for k, v in props.items() if v not in (None, "")}
 
     def success(self, serve: Mapping[str, Any]) -> ServingRecords:
-        """Mark the record ``DEPLOYED`` with the version, and append the audit event."""
+        """Append the audit event, then mark the record ``DEPLOYED`` with the version (the record comes last)."""
         prev_name = str(self.previous_version.get("name") or "")
         prev_id = str(self.previous_version.get("id") or "")
         digest, serve_id, url = manifest_sha256(self.manifest), str(serve.get("id") or ""), self.rollout.url or ""
-        updated = update_registry_inference_service(
-            self.conn,
-            self.record,
-            desired_state=DesiredState.DEPLOYED,
-            version_id=str(self.version["id"]),
-            runtime=manifest_runtime(self.manifest) or None,
-            properties={
-                "url": url,
-                "kml_deployed_version": str(self.version.get("name") or ""),
-                "kml_deployed_version_id": str(self.version["id"]),
-                "kml_deployed_time": self.when,
-                "kml_previous_version": prev_name or None,
-                "kml_previous_version_id": prev_id or None,
-                "kml_manifest_sha256": digest,
-                "kml_serve_model_id": serve_id,
-                "kml_last_outcome": Outcome.DEPLOYED.value,
-                "kml_last_failure": None,
-            },
-        )
         evidence = {
             **lifecycle_run_evidence(self.context),
             "namespace": self.namespace,
@@ -241,7 +289,27 @@ class _RolloutRecording:
         target = f"{self.namespace}/{self.name}"
         event = DeploymentEvent(Outcome.DEPLOYED, prev_name, target, url, self.rollback, self.actor, self.reason,
                                 evidence)  # fmt: skip
-        stored = record_deployment_event(self.conn, self.model, self.version, event)
+        stored = record_deployment_event(self.conn, self.model, self.version, event, self.key)
+        updated = update_registry_inference_service(
+            self.conn,
+            self.record,
+            desired_state=DesiredState.DEPLOYED,
+            version_id=str(self.version["id"]),
+            runtime=manifest_runtime(self.manifest) or None,
+            properties={
+                "url": url,
+                "kml_deployed_version": str(self.version.get("name") or ""),
+                "kml_deployed_version_id": str(self.version["id"]),
+                "kml_deployed_time": str((serve.get("customProperties") or {}).get("kml_time", {}).get("string_value")
+                                         or self.when),
+                "kml_previous_version": prev_name or None,
+                "kml_previous_version_id": prev_id or None,
+                "kml_manifest_sha256": digest,
+                "kml_serve_model_id": serve_id,
+                "kml_last_outcome": Outcome.DEPLOYED.value,
+                "kml_last_failure": None,
+            },
+        )  # fmt: skip
         return ServingRecords(updated, dict(serve), stored)
 
     def failure(self, serve: Mapping[str, Any]) -> ServingRecords:
@@ -274,10 +342,12 @@ def record_undeployment(
     context: RunContext,
     actor: str,
     reason: str,
+    key: str = "",
 ) -> tuple[str, ServingRecords | None]:
-    """Mark the InferenceService record ``UNDEPLOYED`` and record it: a ServeModel ``COMPLETE`` and an audit event.
+    """Record an undeployment: a ServeModel ``COMPLETE``, an audit event, then the record ``UNDEPLOYED``.
 
-    Nothing is written when the record already says ``UNDEPLOYED`` and nothing was deleted.
+    Nothing is written when the record already says ``UNDEPLOYED`` and nothing was deleted; each write is done
+    once per ``key`` (a retried step completes what an earlier attempt began).
 
     Args:
         conn: From ``connect_model_registry``.
@@ -288,6 +358,7 @@ def record_undeployment(
         context: The run context.
         actor: Who.
         reason: Why.
+        key: The undeployment's idempotency key.
 
     Returns:
         The name of the version it served ("" when unknown) and what was written (None when nothing).
@@ -296,24 +367,33 @@ def record_undeployment(
     version = get_model_version_by_id(conn, version_id) if version_id else None
     version_name = str((version or {}).get("name") or "")
     if str(record.get("desiredState")) == DesiredState.UNDEPLOYED and not deleted:
-        return version_name, None
+        model = get_registered_model_of(conn, record)
+        last = last_deployment_event(conn, model, f"{namespace}/{name}")
+        if last is None or last.get("to") == Outcome.UNDEPLOYED.value:
+            return version_name, None  # nothing was deployed there, or its undeployment is on record
+        log.info("%s/%s is undeployed but the audit trail misses it: recording it now", namespace, name)
     when = utc_timestamp()
-    updated = update_registry_inference_service(
-        conn,
-        record,
-        desired_state=DesiredState.UNDEPLOYED,
-        properties={"kml_last_outcome": Outcome.UNDEPLOYED.value, "kml_undeployed_time": when, "url": ""},
-    )
+    properties = {"kml_last_outcome": Outcome.UNDEPLOYED.value, "kml_undeployed_time": when, "url": ""}
     if version is None:
+        updated = update_registry_inference_service(
+            conn, record, desired_state=DesiredState.UNDEPLOYED, properties=properties
+        )
         return version_name, ServingRecords(updated)
     who = lifecycle_common_fields(actor, reason, None)["actor"]
     props = {
         "kml_outcome": Outcome.UNDEPLOYED.value, "kml_time": when, "kml_namespace": namespace,
         "kml_inference_service": name, "kml_version": version_name, "kml_actor": who, "kml_reason": reason or None,
-        "kml_run_id": context.run_id or None,
+        "kml_run_id": context.run_id or None, "kml_rollout_key": key or None,
     }  # fmt: skip
-    serve = create_serve_model_record(conn, record, str(version["id"]), ServeState.COMPLETE, props)
+    external_id = rollout_external_id(record, key, Outcome.UNDEPLOYED.value) if key else ""
+    serve = create_serve_model_record(
+        conn, record, str(version["id"]), ServeState.COMPLETE, props, external_id=external_id
+    )
     evidence = {**lifecycle_run_evidence(context), "namespace": namespace, "inference_service": name}
     event = DeploymentEvent(Outcome.UNDEPLOYED, version_name, f"{namespace}/{name}", "", False, who, reason, evidence)
     model = get_registered_model_of(conn, record)
-    return version_name, ServingRecords(updated, serve, record_deployment_event(conn, model, version, event))
+    stored = record_deployment_event(conn, model, version, event, key)
+    updated = update_registry_inference_service(
+        conn, record, desired_state=DesiredState.UNDEPLOYED, properties=properties
+    )
+    return version_name, ServingRecords(updated, serve, stored)

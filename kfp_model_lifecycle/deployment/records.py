@@ -2,7 +2,8 @@
 
 One ServingEnvironment per namespace (named after it, as the registry's own controller does), one InferenceService
 record per deployed InferenceService (``desiredState``, the model version it serves, ``url``), and one ServeModel
-per rollout: the history ``rollback_deployment`` and ``kml models deployments`` read.
+per rollout: the history ``rollback_deployment`` and ``kml models deployments`` read. A ServeModel carries an
+``externalId`` derived from the rollout's key, so a retried step reads it back instead of writing a second one.
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ from typing import Any
 
 from mr_openapi import models
 
-from kfp_model_lifecycle.client import RegistryConnection
-from kfp_model_lifecycle.deployment.conventions import LABEL_INFERENCE_SERVICE_ID, DesiredState, ServeState
-from kfp_model_lifecycle.errors import InvalidInputError
+from kfp_model_lifecycle.client import RegistryConnection, update_with_retry
+from kfp_model_lifecycle.deployment.conventions import (
+    LABEL_INFERENCE_SERVICE_ID,
+    ROLLOUT_EXTERNAL_ID,
+    DesiredState,
+    ServeState,
+)
+from kfp_model_lifecycle.errors import ConcurrencyError, InvalidInputError
 from kfp_model_lifecycle.lifecycle import lifecycle_property
+from kfp_model_lifecycle.log import logger as log
 
 
 def find_serving_environment(conn: RegistryConnection, namespace: str) -> dict[str, Any] | None:
@@ -158,6 +165,10 @@ def update_registry_inference_service(
 ) -> dict[str, Any]:
     """PATCH the registry's InferenceService record, keeping custom properties that are not ours.
 
+    A read-modify-write through :func:`~kfp_model_lifecycle.client.update_with_retry` (the real server answers
+    409 to concurrent PATCHes adding the same property: re-read and re-apply); nothing is sent when the record
+    already says all of it (a retried step).
+
     Args:
         conn: From ``connect_model_registry``.
         record: The record (its id).
@@ -170,28 +181,74 @@ def update_registry_inference_service(
         The updated record.
     """
     record_id = str(record["id"])
-    fresh = (
-        conn.call(f"get registry inference service {record_id}", lambda api: api.get_inference_service(record_id))
-        or record
-    )
-    props = dict(fresh.get("customProperties") or {})
-    for key, value in (properties or {}).items():
-        if value is None:
-            props.pop(key, None)
-        else:
-            props[key] = lifecycle_property(value)
-    body: dict[str, Any] = {"desiredState": str(desired_state), "customProperties": props}
-    if version_id:
-        body["modelVersionId"] = str(version_id)
-    if runtime:
-        body["runtime"] = runtime
-    return (
-        conn.call(
-            f"update registry inference service {record_id}",
-            lambda api: api.update_inference_service(record_id, models.InferenceServiceUpdate.from_dict(body)),
+    latest: dict[str, Any] = dict(record)
+
+    def read() -> dict[str, Any]:
+        fresh = conn.call(
+            f"get registry inference service {record_id}", lambda api: api.get_inference_service(record_id)
         )
-        or fresh
+        latest.clear()
+        latest.update(fresh or record)
+        return latest
+
+    def modify(fresh: Mapping[str, Any]) -> dict[str, Any] | None:
+        props = dict(fresh.get("customProperties") or {})
+        for key, value in (properties or {}).items():
+            if value is None:
+                props.pop(key, None)
+            else:
+                props[key] = lifecycle_property(value)
+        body: dict[str, Any] = {"desiredState": str(desired_state), "customProperties": props}
+        if version_id:
+            body["modelVersionId"] = str(version_id)
+        if runtime:
+            body["runtime"] = runtime
+        unchanged = all(fresh.get(k) == v for k, v in body.items() if k != "customProperties")
+        return None if unchanged and props == (fresh.get("customProperties") or {}) else body
+
+    updated = update_with_retry(
+        conn,
+        f"update registry inference service {record_id}",
+        read=read,
+        modify=modify,
+        write=lambda api, body: api.update_inference_service(record_id, models.InferenceServiceUpdate.from_dict(body)),
     )
+    return updated or dict(latest)
+
+
+def rollout_external_id(record: Mapping[str, Any], key: str, outcome: str) -> str:
+    """The ``externalId`` of a rollout's ServeModel (one per rollout key and outcome).
+
+    Args:
+        record: The InferenceService record.
+        key: The rollout key.
+        outcome: ``deployed``, ``failed`` or ``undeployed``.
+
+    Returns:
+        ``kml-rollout:<record id>:<key>:<outcome>``.
+    """
+    return ROLLOUT_EXTERNAL_ID.format(record=record["id"], key=key, outcome=outcome)
+
+
+def find_serve_model(conn: RegistryConnection, record: Mapping[str, Any], external_id: str) -> dict[str, Any] | None:
+    """A ServeModel of the record by its ``externalId``, or None.
+
+    Args:
+        conn: From ``connect_model_registry``.
+        record: The InferenceService record.
+        external_id: The externalId.
+
+    Returns:
+        The ServeModel (wire form) or None.
+    """
+    record_id = str(record["id"])
+    page = conn.call(
+        f"find rollout {external_id!r} of registry inference service {record_id}",
+        lambda api: api.get_inference_service_serves(record_id, external_id=external_id),
+        tolerate=(404,),
+    )
+    items = [i for i in (page or {}).get("items") or [] if i.get("externalId") == external_id]
+    return items[0] if items else None
 
 
 def create_serve_model_record(
@@ -200,8 +257,13 @@ def create_serve_model_record(
     version_id: str,
     state: ServeState,
     properties: Mapping[str, Any],
+    *,
+    external_id: str = "",
 ) -> dict[str, Any]:
-    """Append one ServeModel (a rollout) to the registry's InferenceService record.
+    """Append one ServeModel (a rollout) to the registry's InferenceService record, at most once per ``external_id``.
+
+    The ``externalId`` is unique in the registry: when a retried request (or a retried task) meets 409, the
+    ServeModel already written is read back instead of failing or writing a second one.
 
     Args:
         conn: From ``connect_model_registry``.
@@ -209,25 +271,39 @@ def create_serve_model_record(
         version_id: The model version the rollout deployed.
         state: ``lastKnownState``: ``RUNNING`` (deployed), ``FAILED``, ``COMPLETE`` (undeployed).
         properties: Custom properties (plain values; None values dropped).
+        external_id: The idempotency key (:func:`rollout_external_id`); "" for none.
 
     Returns:
         The ServeModel (wire form).
+
+    Raises:
+        ConcurrencyError: When the registry answers 409 and no ServeModel with that externalId exists.
     """
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3]
-    body = {
+    body: dict[str, Any] = {
         "name": f"rollout-{stamp}-{uuid.uuid4().hex[:6]}",
         "modelVersionId": str(version_id),
         "lastKnownState": state.value,
         "customProperties": {k: lifecycle_property(v) for k, v in properties.items() if v is not None},
     }
+    if external_id:
+        body["externalId"] = external_id
     record_id = str(record["id"])
-    return (
-        conn.call(
-            f"record a rollout of registry inference service {record_id}",
-            lambda api: api.create_inference_service_serve(record_id, models.ServeModelCreate.from_dict(body)),
-        )
-        or {}
+    created = conn.call(
+        f"record a rollout of registry inference service {record_id}",
+        lambda api: api.create_inference_service_serve(record_id, models.ServeModelCreate.from_dict(body)),
+        tolerate=(409,) if external_id else (),
     )
+    if created:
+        return created
+    existing = find_serve_model(conn, record, external_id)
+    if existing is None:
+        raise ConcurrencyError(
+            f"could not record the rollout {external_id!r}: the Model Registry answered 409 but has no ServeModel with"
+            " that externalId. Fix: re-run the step"
+        )
+    log.info("rollout %s was recorded already (ServeModel %s): not recorded again", external_id, existing.get("id"))
+    return existing
 
 
 def get_registered_model_of(conn: RegistryConnection, record: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,9 @@ interval, default 10), ``KML_K8S_MAX_ATTEMPTS`` (attempts for transient API erro
 
 from __future__ import annotations
 
+import hashlib
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -513,8 +515,27 @@ def run_undeploy_model(
                 version, records = record_undeployment(
                     registry, record, namespace=target_namespace, name=name, deleted=deleted, context=context,
                     actor=lifecycle_run_actor(context, actor), reason=reason,
+                    key=undeploy_key(context, target_namespace, name, str(record.get("modelVersionId") or "")),
                 )  # fmt: skip
             return UndeployResult(name, target_namespace, deleted, version, records)
+
+
+def undeploy_key(context: RunContext, namespace: str, name: str, version_id: str) -> str:
+    """The idempotency key of an undeployment: the same for a retried task of a pipeline run, random otherwise.
+
+    Args:
+        context: The run context.
+        namespace: The namespace.
+        name: The InferenceService.
+        version_id: The version it served.
+
+    Returns:
+        32 hex digits.
+    """
+    if not context.run_id:
+        return uuid.uuid4().hex
+    parts = [context.run_id, context.task_name or "", namespace, name, version_id, "undeploy"]
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def _delete(k8s: KubeClient, live: Mapping[str, Any] | None, namespace: str, name: str, timeout_seconds: float) -> bool:
