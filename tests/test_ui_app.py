@@ -177,8 +177,22 @@ def test_an_unreachable_registry_gives_a_page_saying_so_quickly() -> None:
         page = httpx.get(server.url + "/model", params={"name": MODEL}, timeout=30)
         elapsed = time.monotonic() - started
     assert page.status_code == 503
-    assert "The Model Registry does not answer" in page.text and url in page.text
+    assert (
+        "The Model Registry does not answer" in page.text
+        and f"No answer from the Model Registry at {url}." in page.text
+    )
+    assert "<details" in page.text and "after 3 attempts" in page.text  # the client's own words, folded
     assert elapsed < 20  # a generous bound: the UI's retries take about a second, a pipeline step's 15 s
+
+
+def test_a_registry_that_needs_a_token_is_read_with_it(tmp_path: Path) -> None:
+    with EmbeddedRegistry(tmp_path / "r.db", token="s3cret-token") as secured:
+        with UiServer(secured.url, env={"KML_REGISTRY_TOKEN": "s3cret-token"}) as server:
+            assert httpx.get(server.url + "/", timeout=30).status_code == 200
+        with UiServer(secured.url, env={}) as server:
+            refused = httpx.get(server.url + "/", timeout=30)
+    assert refused.status_code == 502 and "The Model Registry refused the request" in refused.text
+    assert "--token-file" in refused.text and "s3cret-token" not in refused.text
 
 
 # -- the command ---------------------------------------------------------------------------------------------
@@ -195,6 +209,11 @@ def test_kml_ui_refuses_a_missing_db_file_and_creates_nothing(tmp_path: Path) ->
     result = kml("ui", "--db", str(db), "--port", "0")
     assert result.returncode == 1 and "no such file (nothing was created)" in result.stderr
     assert not db.exists()
+
+
+def test_kml_ui_refuses_an_unreadable_token_file(tmp_path: Path) -> None:
+    result = kml("ui", "--registry-url", "http://127.0.0.1:1", "--token-file", str(tmp_path / "nope"), "--port", "0")
+    assert result.returncode == 1 and "--token-file" in result.stderr and "cannot be read" in result.stderr
 
 
 def test_kml_ui_needs_a_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -216,7 +216,7 @@ def test_names_with_script_tags_are_shown_as_text(screen: Screen) -> None:
     assert link.inner_text() == EVIL_MODEL
     link.click()
     page.wait_for_url("**/model?name=*")
-    assert page.locator("h1").inner_text() == EVIL_MODEL
+    assert page.locator("h1").inner_text() == EVIL_MODEL, page.content()[:3000]
     page.click("table.versions td.version a")
     page.wait_for_url("**/version?**")
     assert texts(page.locator("table.metrics th")) == [EVIL_METRIC, "accuracy"]

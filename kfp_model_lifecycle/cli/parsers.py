@@ -59,7 +59,7 @@ def add_ui_command(commands: Any) -> None:
             " datasets, code, image, hyperparameters, metrics) as a graph, with its comparison reports; versions"
             " compared side by side. Pages are rendered on the server (no JavaScript, nothing from the internet)."
             " For a cluster's registry, port-forward it first, e.g. `kubectl port-forward -n kubeflow"
-            " svc/model-registry-service 8080:8080`, then `kml ui --registry-url http://127.0.0.1:8080`."
+            " svc/model-registry-service 8081:8080`, then `kml ui --registry-url http://127.0.0.1:8081`."
         ),
     )
     group = ui.add_argument_group("registry")

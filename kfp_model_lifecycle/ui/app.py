@@ -52,7 +52,7 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 ]
-PORT_FORWARD_HINT = "kubectl port-forward -n kubeflow svc/model-registry-service 8080:8080"
+PORT_FORWARD_HINT = "kubectl port-forward -n kubeflow svc/model-registry-service 8081:8080"
 
 
 @dataclass(frozen=True)
@@ -134,9 +134,10 @@ def error_page(exc: BaseException, settings: UiSettings) -> pages.Page:
         The page (503 when the registry does not answer, 404 for an unknown model or version...).
     """
     message = pages.user_error(exc) if isinstance(exc, Exception) else str(exc)
-    url = settings.registry_url
+    url, detail = settings.registry_url, ""
     if isinstance(exc, RegistryUnavailableError):
         heading, status = "The Model Registry does not answer", HTTPStatus.SERVICE_UNAVAILABLE
+        message, detail = f"No answer from the Model Registry at {url}.", message
         hints = [
             f"Nothing answers at {url}: is the registry running (`kml registry serve --db FILE`)?",
             f"For a cluster's registry, is the port-forward up (`{PORT_FORWARD_HINT}`)?",
@@ -155,7 +156,7 @@ def error_page(exc: BaseException, settings: UiSettings) -> pages.Page:
     else:
         heading, status = "Something went wrong", HTTPStatus.INTERNAL_SERVER_ERROR
         message, hints = f"{type(exc).__name__} while building the page (the server's log has the details).", []
-    context = {"title": heading, "heading": heading, "message": message, "hints": hints}
+    context = {"title": heading, "heading": heading, "message": message, "hints": hints, "detail": detail}
     return pages.Page("error.html", context, status)
 
 
@@ -224,7 +225,7 @@ class UiApp:
             if status == HTTPStatus.NOT_FOUND
             else f"{reason}: this UI only reads."
         )
-        context = {"title": reason, "heading": reason, "message": message, "hints": []}
+        context = {"title": reason, "heading": reason, "message": message, "hints": [], "detail": ""}
         return self.render(pages.Page("error.html", context, status))
 
 
