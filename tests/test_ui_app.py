@@ -6,6 +6,7 @@ pages carry, the security headers, the error pages, and ``kml ui`` itself.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import select
 import signal
@@ -246,22 +247,37 @@ def test_kml_ui_help_imports_neither_the_client_nor_the_server() -> None:
     assert heavy == set()
 
 
-def test_kml_ui_serves_a_registry_file_until_ctrl_c(seeded: Seeded, registry: EmbeddedRegistry) -> None:
+@contextlib.contextmanager
+def kml_ui(*args: str) -> Iterator[tuple[str, list[str]]]:
+    """``kml ui ARGS --port 0`` in a subprocess: its URL and what it printed before serving; Ctrl-C at the end."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kfp_model_lifecycle.cli", "ui", "--db", str(registry.db_path), "--port", "0"],
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-m", "kfp_model_lifecycle.cli", "ui", *args, "--port", "0"], stderr=subprocess.PIPE, text=True
     )
+    assert proc.stderr is not None
+    printed: list[str] = []
     try:
-        assert proc.stderr is not None
-        ready, _, _ = select.select([proc.stderr], [], [], 60)
-        assert ready, "kml ui printed nothing within 60 s"
-        line = proc.stderr.readline()
-        match = re.search(r"kml ui on (http://127\.0\.0\.1:\d+)/", line)
-        assert match, line
-        page = httpx.get(match.group(1) + "/model", params={"name": MODEL}, timeout=30)
-        assert page.status_code == 200 and "★ production" in page.text
+        while not printed or "kml ui on" not in printed[-1]:
+            ready, _, _ = select.select([proc.stderr], [], [], 60)
+            assert ready and proc.poll() is None, f"kml ui did not start: {printed}"
+            printed.append(proc.stderr.readline())
+        match = re.search(r"kml ui on (http://127\.0\.0\.1:\d+)/", printed[-1])
+        assert match, printed
+        yield match.group(1), printed
     finally:
         proc.send_signal(signal.SIGINT)
         _, errors = proc.communicate(timeout=30)
-    assert proc.returncode == 0 and "Traceback" not in errors
+    assert proc.returncode == 0 and "Traceback" not in errors  # Ctrl-C stops it cleanly
+
+
+def test_kml_ui_serves_a_registry_file_until_ctrl_c(seeded: Seeded, registry: EmbeddedRegistry) -> None:
+    with kml_ui("--db", str(registry.db_path)) as (url, _):
+        page = httpx.get(url + "/model", params={"name": MODEL}, timeout=30)
+        assert page.status_code == 200 and "★ production" in page.text
+
+
+def test_kml_ui_starts_before_the_registry_answers_and_says_so() -> None:
+    registry_url = f"http://127.0.0.1:{free_port()}"
+    with kml_ui("--registry-url", registry_url) as (url, printed):
+        assert f"warning: the Model Registry at {registry_url} does not answer yet" in printed[0]
+        assert "transient failure" not in "".join(printed)  # the client's retry notes stay out of the console
+        assert httpx.get(url + "/", timeout=30).status_code == 503

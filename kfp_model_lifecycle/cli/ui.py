@@ -48,8 +48,11 @@ def _check_registry(url: str, factory: Callable[[], Lifecycle]) -> None:
         with factory() as lc:
             lc.models()
     except Exception as exc:  # the pages show the error; starting anyway lets a port-forward come up later
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"warning: the Model Registry at {url} does not answer yet ({first[:300]})", file=sys.stderr)
+        first = str(exc).splitlines()[0].split(". ")[0] if str(exc) else type(exc).__name__
+        print(
+            f"warning: the Model Registry at {url} does not answer yet ({first[:300]}); the pages say so until it does",
+            file=sys.stderr,
+        )
 
 
 def run_ui_command(args: argparse.Namespace) -> int:
@@ -62,9 +65,10 @@ def run_ui_command(args: argparse.Namespace) -> int:
         0 after a clean stop; 1 when it cannot start.
     """
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
-    if args.log_level != "debug":
+    if args.log_level in ("warning", "error"):  # the client's retry notes are for pipeline logs, not this console
         for name in ("model-registry", "kfp_model_lifecycle"):
-            logging.getLogger(name).setLevel(logging.ERROR if args.log_level == "error" else logging.WARNING)
+            logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("kfp_model_lifecycle.ui").setLevel(getattr(logging, args.log_level.upper()))
     try:
         from kfp_model_lifecycle.local.registry.server import bind_socket
         from kfp_model_lifecycle.ui.app import UiSettings, create_app

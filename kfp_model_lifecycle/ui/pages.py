@@ -124,7 +124,7 @@ def model_page(lc: Lifecycle, name: str, sort: str = "", metric: str = "", kfp_u
     overview = lc.model(name)
     if getattr(overview, "kind", "") != "model":
         raise InvalidInputError(f"{name!r} names a version, not a model: model names cannot contain ':' or '@' here")
-    runs = {row.version_id: run_cell(lc.get(row.reference), kfp_ui_url) for row in newest_versions(overview.versions)}
+    runs = _runs(lc, overview.versions, kfp_ui_url)
     lines, order, metrics = version_lines(overview.versions, overview.production, sort, runs)
     recorded = sorted({m for row in overview.versions for m in row.metrics})
     chosen = metric if metric in recorded else (metrics[0] if metrics else "")
@@ -146,6 +146,17 @@ def model_page(lc: Lifecycle, name: str, sort: str = "", metric: str = "", kfp_u
         "sort": order.param,
     }
     return Page("model.html", context)
+
+
+def _runs(lc: Lifecycle, rows: Sequence[VersionRow], kfp_ui_url: str) -> dict[str, RunCell]:
+    """The run of each of the newest versions (one ``Lifecycle.get`` each); a version that cannot be read has none."""
+    runs = {}
+    for row in newest_versions(rows):
+        try:
+            runs[row.version_id] = run_cell(lc.get(row.reference), kfp_ui_url)
+        except (NotFoundError, ValueError):  # e.g. a name no reference can spell (':' or '@' in the model's name)
+            runs[row.version_id] = RunCell()
+    return runs
 
 
 def version_page(lc: Lifecycle, model: str, version: str, kfp_ui_url: str = "") -> Page:
