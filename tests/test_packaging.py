@@ -73,6 +73,7 @@ def test_the_wheel_holds_every_module_and_the_component_data(wheel: Path) -> Non
     for package in _declared_packages():
         assert f"{package.replace('.', '/')}/__init__.py" in names, package
     assert "kfp_model_lifecycle/components/deploy_model/rbac.yaml" in names
+    assert "kfp_model_lifecycle/ui/templates/base.html" in names and "kfp_model_lifecycle/ui/static/style.css" in names
     assert not any(name.startswith(("tests/", "compiled/", "bench/")) for name in names)
     metadata = zipfile.ZipFile(wheel).read(f"kfp_model_lifecycle-{__version__}.dist-info/METADATA").decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]

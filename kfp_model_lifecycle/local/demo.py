@@ -253,7 +253,9 @@ def run_demo(workdir: Path, verbose: bool) -> int:
     say(
         f"done in {time.monotonic() - started:.0f}s; registry and cluster are stopped. The registry database and the"
         f" pipeline outputs are in {workdir}/ -- browse them with:\n"
-        f"    .venv/bin/kml registry serve --db {workdir / 'registry.db'}"
+        f"    .venv/bin/kml registry serve --db {workdir / 'registry.db'}\n"
+        f"or look at them in the web UI (then open http://127.0.0.1:8090):\n"
+        f"    .venv/bin/kml ui --db {workdir / 'registry.db'}"
     )
     return 0
 
