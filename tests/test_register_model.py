@@ -670,7 +670,7 @@ def test_minimal_inputs_register_and_log_what_is_missing(
     )
     version = _get(registry, f"/model_versions/{out.version_id}")
     assert version["externalId"].startswith("kfp:attempt:")  # protects this attempt only (no run id)
-    assert set(version["customProperties"]) == {"kfp_model_uri"}
+    assert set(version["customProperties"]) == {"kfp_model_uri", "semver_high_water"}  # the next bump reads it
     art = _artifacts(registry, out.version_id)[f"bare-{unique}"]
     assert art["modelSourceKind"] == "kfp" and "modelSourceId" not in art
     log = capsys.readouterr().out

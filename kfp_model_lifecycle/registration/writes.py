@@ -8,6 +8,10 @@ completes it (missing artifacts are added), and a concurrent duplicate gets 409 
 run id the key is ``kfp:attempt:<random>:<model name>``: it only protects the retried writes of one attempt
 (an answer lost on the network). Version names are unique per model: an automatic SemVer bump that loses a
 race gets 409 and tries the next number.
+
+Cost: a registration makes the same few requests whatever the number of versions the model has. The next SemVer
+comes from the newest versions only (:func:`walk_newest_versions`): each version records the model's highest
+SemVer when it was registered (``semver_high_water``), so the walk stops at the newest version that has one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mr_openapi import models
 
@@ -27,22 +32,28 @@ from kfp_model_lifecycle.lineage.context import RunContext
 from kfp_model_lifecycle.log import logger
 from kfp_model_lifecycle.registration.artifacts import (
     LIVE,
-    PAGE_SIZE,
     ensure_dataset_artifacts,
     ensure_model_artifact,
 )
 from kfp_model_lifecycle.registration.names import bounded_external_id
-from kfp_model_lifecycle.registration.properties import Properties
+from kfp_model_lifecycle.registration.properties import Properties, to_metadata_value
 from kfp_model_lifecycle.registration.versions import (
+    HIGH_WATER_PROPERTY,
+    NewestFirstWalk,
     SemVer,
     SemVerBump,
-    next_semver,
+    bump_semver,
+    max_semver,
     parse_semver,
     parse_version_request,
 )
 
 MAX_VERSION_ATTEMPTS = 25
 URI_HASH_LENGTH = 12
+# Versions read to find the next SemVer: the newest page, then (while no high-water mark was seen) larger pages.
+FIRST_PAGE_SIZE = "20"
+WALK_PAGE_SIZE = "500"
+MAX_WALK_PAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -209,8 +220,10 @@ def create_model_version(
     request = parse_version_request(version)
     floor: SemVer | None = None
     for attempt in range(1, max_attempts + 1):
-        name = request.name or _next_version_name(conn, model_id, model_name, request.bump, floor)
-        created = _post_version(conn, model_id, model_name, name, body, external_id)
+        walk = walk_newest_versions(conn, model_id, model_name)
+        name = request.name or bump_semver(max_semver(walk.highest, floor), request.bump or SemVerBump.PATCH)
+        marked = _with_high_water_mark(body, walk.mark_for(name, floor))
+        created = _post_version(conn, model_id, model_name, name, marked, external_id)
         if created:
             return created, False
         # 409: the name or the externalId is taken; a taken externalId is this registration's own earlier attempt
@@ -227,17 +240,53 @@ def create_model_version(
     )
 
 
-def _next_version_name(
-    conn: RegistryConnection, model_id: str, model_name: str, bump: SemVerBump | None, floor: SemVer | None
-) -> str:
-    """The next SemVer name after the model's registered versions (and ``floor``, a name known to be taken)."""
-    versions = conn.list_all(
-        f"list versions of model {model_name!r}",
-        lambda api, token: api.get_registered_model_versions(
-            model_id, page_size=PAGE_SIZE, order_by="ID", next_page_token=token
-        ),
-    )
-    return next_semver((str(item.get("name") or "") for item in versions), bump or SemVerBump.PATCH, floor)
+def walk_newest_versions(conn: RegistryConnection, model_id: str, model_name: str) -> NewestFirstWalk:
+    """The model's highest SemVer, read from its newest versions back to the first page with a high-water mark.
+
+    The cost does not grow with the number of versions: one request of :data:`FIRST_PAGE_SIZE` versions when the
+    newest versions were registered by this package (see :class:`NewestFirstWalk`); a model whose versions all
+    come from other clients is read to the end in pages of :data:`WALK_PAGE_SIZE`.
+
+    Args:
+        conn: From ``connect_model_registry``.
+        model_id: The RegisteredModel id.
+        model_name: Its name, for messages.
+
+    Returns:
+        The walk (``highest`` is None for a model without SemVer versions).
+    """
+    walk = NewestFirstWalk()
+    token: str | None = None
+    seen: set[str] = set()
+    for _ in range(MAX_WALK_PAGES):
+        size = WALK_PAGE_SIZE if token else FIRST_PAGE_SIZE
+        page = conn.call(
+            f"list the newest versions of model {model_name!r}",
+            lambda api, t=token, n=size: api.get_registered_model_versions_without_preload_content(
+                model_id, page_size=n, order_by="ID", sort_order="DESC", next_page_token=t
+            ),
+        )
+        for item in (page or {}).get("items") or []:
+            walk.add(str(item.get("name") or ""), _string_property(item, HIGH_WATER_PROPERTY))
+        token = (page or {}).get("nextPageToken") or None
+        if walk.marked or not token or token in seen:
+            break
+        seen.add(token)
+    return walk
+
+
+def _string_property(entity: Mapping[str, Any], key: str) -> str:
+    value = (entity.get("customProperties") or {}).get(key) or {}
+    return str(value.get("string_value") or "") if isinstance(value, Mapping) else ""
+
+
+def _with_high_water_mark(body: Mapping[str, object], mark: str) -> dict[str, object]:
+    """The create body with the version's high-water mark among its properties (none without a SemVer)."""
+    if not mark:
+        return dict(body)
+    properties = dict(body.get("customProperties") or {})
+    properties[HIGH_WATER_PROPERTY] = to_metadata_value(mark)
+    return {**body, "customProperties": properties}
 
 
 def _post_version(
@@ -249,7 +298,7 @@ def _post_version(
         request["externalId"] = external_id
     return conn.call(
         f"create version {name!r} of model {model_name!r}",
-        lambda api: api.create_model_version(models.ModelVersionCreate.from_dict(request)),
+        lambda api: api.create_model_version_without_preload_content(models.ModelVersionCreate.from_dict(request)),
         tolerate=(409,),
     )
 
@@ -317,7 +366,10 @@ def register_model_version(conn: RegistryConnection, draft: VersionDraft) -> Reg
                 f" (id {mv.get('registeredModelId')}): the registry is inconsistent; use another model_name"
             )
     datasets = ensure_dataset_artifacts(conn, model, mv, draft.dataset_artifacts)
-    model_artifact = ensure_model_artifact(conn, str(mv["id"]), draft.model_artifact)
+    if reused:
+        model_artifact = ensure_model_artifact(conn, str(mv["id"]), draft.model_artifact)
+    else:
+        model_artifact = _link_model_artifact(conn, str(mv["id"]), draft.model_artifact)
     return RegisteredVersion(
         model_id=str(model["id"]),
         model_name=draft.model_name,
@@ -327,3 +379,17 @@ def register_model_version(conn: RegistryConnection, draft: VersionDraft) -> Reg
         dataset_artifact_ids=tuple(str(d.get("id") or "") for d in datasets),
         reused=reused,
     )
+
+
+def _link_model_artifact(conn: RegistryConnection, version_id: str, body: Wire) -> Wire:
+    """Link the ModelArtifact to a version this registration has just created (so it has no artifact yet).
+
+    Skips the listing :func:`ensure_model_artifact` starts with; a 409 (the link was made by a write whose answer
+    was lost, or by a concurrent duplicate of this task) falls back to it, which finds the artifact by name.
+    """
+    created = conn.call(
+        f"add {body['artifactType']} {body['name']!r} to model version {version_id}",
+        lambda api: api.upsert_model_version_artifact(version_id, models.Artifact.from_dict(body)),
+        tolerate=(409,),
+    )
+    return created or ensure_model_artifact(conn, version_id, body)
