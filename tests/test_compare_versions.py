@@ -26,7 +26,7 @@ def _double(value: float) -> dict[str, Any]:
 
 
 def _model(registry: EmbeddedRegistry, name: str, versions: list[tuple[str, dict[str, float]]]) -> dict[str, str]:
-    """A registered model with versions (name, metrics); returns version name -> id."""
+    """A registered model with complete versions (name, metrics; each with its model artifact); version name -> id."""
     with httpx.Client(base_url=registry.api_url, timeout=30) as http:
         model = http.post("/registered_models", json={"name": name}).json()
         ids = {}
@@ -39,6 +39,8 @@ def _model(registry: EmbeddedRegistry, name: str, versions: list[tuple[str, dict
             )
             response.raise_for_status()
             ids[version] = response.json()["id"]
+            artifact = {"artifactType": "model-artifact", "name": name, "uri": f"s3://b/{name}/{version}"}
+            http.post(f"/model_versions/{ids[version]}/artifacts", json=artifact).raise_for_status()
     return ids
 
 

@@ -65,7 +65,7 @@ TASKS = {
     ),
 }
 # Keyword arguments every run function takes for tests and Python callers (never component inputs).
-PYTHON_ONLY = {"env", "context", "conn", "k8s"}
+PYTHON_ONLY = {"env", "context", "conn", "k8s", "source"}  # source: manual registrations (Python API, CLI)
 
 LIBRARY_COMPONENTS = {
     name: obj for name, obj in vars(components).items() if name in components.__all__ and isinstance(obj, BaseComponent)

@@ -32,13 +32,16 @@ def _isolated_env(isolated_env: pytest.MonkeyPatch) -> None:
 
 
 def _model(registry: EmbeddedRegistry, name: str, count: int = 2) -> None:
+    """A model with ``count`` complete versions (each with its model artifact: promotion refuses versions without)."""
     api = registry.api_url
     with httpx.Client(timeout=30) as http:
         model_id = http.post(f"{api}/registered_models", json={"name": name}).raise_for_status().json()["id"]
         for i in range(count):
-            http.post(
+            version = http.post(
                 f"{api}/model_versions", json={"name": f"1.0.{i}", "registeredModelId": model_id}
             ).raise_for_status()
+            artifact = {"artifactType": "model-artifact", "name": name, "uri": f"s3://b/{name}/{i}"}
+            http.post(f"{api}/model_versions/{version.json()['id']}/artifacts", json=artifact).raise_for_status()
 
 
 def _history(registry: EmbeddedRegistry, name: str) -> list[dict[str, Any]]:

@@ -30,10 +30,19 @@ from typing import Any, TypeVar
 from kfp_model_lifecycle.api.artifacts import download_uri
 from kfp_model_lifecycle.api.registration import register_local_model
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry, parse_registry_url
+from kfp_model_lifecycle.client.failures import redact_secrets
 from kfp_model_lifecycle.comparison.leaderboard import Leaderboard, compare_versions
 from kfp_model_lifecycle.deployment.history import DeploymentHistory, list_model_deployments
 from kfp_model_lifecycle.errors import InvalidInputError, NotFoundError
-from kfp_model_lifecycle.lifecycle import plain_properties, resolve_model_reference
+from kfp_model_lifecycle.lifecycle import (
+    check_flag,
+    check_mapping,
+    check_text,
+    check_text_list,
+    described,
+    plain_properties,
+    resolve_model_reference,
+)
 from kfp_model_lifecycle.lifecycle.actions import approve, promote, rollback
 from kfp_model_lifecycle.lifecycle.catalog import HistoryEvent, VersionRow, version_metrics
 from kfp_model_lifecycle.lifecycle.queries import (
@@ -64,7 +73,10 @@ def metrics_in_common(conn: RegistryConnection, references: Sequence[str]) -> li
     Returns:
         Metric names, sorted.
     """
-    recorded = [set(version_metrics(plain_properties(resolve_model_reference(conn, r).version))) for r in references]
+    recorded = [
+        set(version_metrics(plain_properties(resolve_model_reference(conn, r, with_artifact=False).version)))
+        for r in references
+    ]
     common = set.intersection(*recorded) if recorded else set()
     return sorted(common or set().union(*recorded))
 
@@ -83,7 +95,8 @@ class Lifecycle:
         env: Environment for the URL, token and retry settings (default ``os.environ``).
 
     Raises:
-        InvalidInputError: When no URL is given (nor ``KML_REGISTRY_URL``), or it is malformed.
+        InvalidInputError: When no URL is given (nor ``KML_REGISTRY_URL``), it is malformed, or an option has the
+            wrong type.
     """
 
     def __init__(
@@ -96,10 +109,12 @@ class Lifecycle:
         actor: str = "",
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self._env = dict(os.environ if env is None else env)
+        self._env = dict(os.environ if env is None else check_mapping(env, "env", example="dict(os.environ)"))
+        token = check_text(token, "token")
         if token:
             self._env[TOKEN_ENV] = token
-        url = (registry_url or "").strip() or self._env.get(URL_ENV, "").strip()
+        url = check_text(registry_url, "registry_url", example="'http://127.0.0.1:8080'").strip()
+        url = url or str(self._env.get(URL_ENV) or "").strip()
         if not url:
             raise InvalidInputError(
                 f"no Model Registry address: Lifecycle('http://127.0.0.1:8080') or set {URL_ENV} and use"
@@ -109,9 +124,9 @@ class Lifecycle:
             self.url = parse_registry_url(url).url
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from None
-        self.verify_tls = verify_tls
-        self.ca_bundle_path = ca_bundle_path
-        self.actor = actor
+        self.verify_tls = check_flag(verify_tls, "verify_tls")
+        self.ca_bundle_path = check_text(ca_bundle_path, "ca_bundle_path", example="'/etc/ssl/registry-ca.pem'")
+        self.actor = check_text(actor, "actor", example="'user:alice'")
         self._conn: RegistryConnection | None = None
 
     @classmethod
@@ -145,13 +160,22 @@ class Lifecycle:
         return self._conn
 
     def _run(self, work: Callable[[], T]) -> T:
-        """Run ``work`` here, or in a helper thread when this thread runs an event loop (a notebook)."""
+        """Run ``work`` here, or in a helper thread when this thread runs an event loop (a notebook).
+
+        An error's message never carries the token: a server that echoed it is redacted (``***``).
+        """
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return work()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kml-lifecycle") as pool:
-            return pool.submit(work).result()
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return work()
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kml-lifecycle") as pool:
+                return pool.submit(work).result()
+        except Exception as exc:
+            exc.args = tuple(
+                redact_secrets(a, [self._env.get(TOKEN_ENV)]) if isinstance(a, str) else a for a in exc.args
+            )
+            raise
 
     def _with_conn(self, work: Callable[[RegistryConnection], T]) -> T:
         return self._run(lambda: work(self._connection()))
@@ -274,15 +298,17 @@ class Lifecycle:
         """Every registered model at a glance (versions, production, aliases), by name."""
         return self._with_conn(list_models)
 
-    def search(self, query: str = "", *, model: str = "") -> list[VersionRow]:
+    def search(self, query: str = "", *, model: str = "", include_incomplete: bool = False) -> list[VersionRow]:
         """Versions matching a filter, e.g. ``'accuracy > 0.9 AND stage = "production"'``.
 
         Helpers besides the registry's own fields and properties: ``stage`` (versions that never moved are
-        ``development``), ``approval``, ``alias``.
+        ``development``), ``approval``, ``alias``. Versions whose registration did not finish (no model artifact)
+        are left out unless ``include_incomplete`` (then their ``complete`` is False).
 
         Args:
             query: The filter ("" for every version).
             model: Only versions of this model.
+            include_incomplete: Also return versions whose registration did not finish.
 
         Returns:
             The matching versions, by model and id.
@@ -291,7 +317,9 @@ class Lifecycle:
             >>> [row.reference for row in lc.search('accuracy >= 0.95')]  # doctest: +SKIP
             ['iris:0.0.2']
         """
-        return self._with_conn(lambda conn: search_models(conn, query, model=model))  # type: ignore[return-value]
+        return self._with_conn(  # type: ignore[return-value]
+            lambda conn: search_models(conn, query, model=model, include_incomplete=include_incomplete)
+        )
 
     def history(self, name: str, *, version: str = "", event_type: str = "") -> list[HistoryEvent]:
         """A model's audit trail, oldest first: who changed what, when, why, with which evidence.
@@ -334,7 +362,7 @@ class Lifecycle:
             >>> lc.compare(["iris:0.0.1", "iris:0.0.2"], metrics=["accuracy"]).best.reference  # doctest: +SKIP
             'iris:0.0.2'
         """
-        refs = list(references)
+        refs = check_text_list(references, "references", example="['iris:1.0.0', 'iris@champion']")
 
         def work(conn: RegistryConnection) -> Leaderboard:
             return compare_versions(conn, references=refs, metrics=list(metrics or metrics_in_common(conn, refs)))
@@ -371,6 +399,8 @@ class Lifecycle:
         Example:
             >>> path = lc.download("iris@champion", "/tmp")  # doctest: +SKIP
         """
+        if not isinstance(dest, str | os.PathLike) or not str(dest).strip():
+            raise InvalidInputError(f"dest must be a path (text), got {described(dest)}: e.g. dest='/tmp/model'")
         return download_uri(self.model_uri(reference), dest)
 
     # -- changing the lifecycle ------------------------------------------------------------------------------

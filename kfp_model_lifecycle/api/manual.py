@@ -10,6 +10,7 @@ digests when they are local files.
 from __future__ import annotations
 
 import getpass
+import math
 import os
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kfp_model_lifecycle.errors import InvalidInputError
+from kfp_model_lifecycle.lifecycle import check_text, described, shown
 from kfp_model_lifecycle.lineage.sources import DatasetInput
 
 SOURCE_MANUAL = "manual"
@@ -134,9 +136,9 @@ def model_location(uri: str) -> str:
         The URI.
 
     Raises:
-        InvalidInputError: For an empty URI or a local path that does not exist.
+        InvalidInputError: For a URI that is not text, an empty one, or a local path that does not exist.
     """
-    text = (uri or "").strip()
+    text = check_text(uri, "uri", example="'s3://bucket/model.joblib'").strip()
     if not text:
         raise InvalidInputError("the model URI is empty: pass where the model is, e.g. s3://bucket/model or ./model")
     if not is_local(text):
@@ -144,8 +146,8 @@ def model_location(uri: str) -> str:
     path = local_path(text)
     if not path.exists():
         raise InvalidInputError(
-            f"model URI {uri!r} is not an existing local path (resolved to {path}): pass the trained model's file or"
-            " directory, or a URI with a scheme (s3://, gs://, https://, pvc://, oci://...)"
+            f"model URI {shown(uri)} is not an existing local path (resolved to {shown(str(path))}): pass the trained"
+            " model's file or directory, or a URI with a scheme (s3://, gs://, https://, pvc://, oci://...)"
         )
     return str(path)
 
@@ -160,16 +162,18 @@ def dataset_inputs(datasets: Mapping[str, str] | Iterable[tuple[str, str]] | Non
         One input per dataset, local paths absolute (and read), other URIs as given (recorded without digest).
 
     Raises:
-        InvalidInputError: For a dataset without a role or a URI, or a role given twice.
+        InvalidInputError: For datasets that are not role -> URI text, a dataset without a role or a URI, or a role
+            given twice.
     """
-    items = list(datasets.items() if isinstance(datasets, Mapping) else datasets or [])
     inputs, roles = [], set()
-    for role, uri in items:
-        role, uri = str(role or "").strip(), str(uri or "").strip()
+    for role, uri in _dataset_pairs(datasets):
+        role, uri = role.strip(), uri.strip()
         if not role or not uri:
-            raise InvalidInputError(f"dataset {role or '?'}={uri or '?'}: give a role and a URI, e.g. train=data.csv")
+            raise InvalidInputError(
+                f"dataset {shown(role or '?')}={shown(uri or '?')}: give a role and a URI, e.g. train=data.csv"
+            )
         if role in roles:
-            raise InvalidInputError(f"dataset role {role!r} is given twice: one URI per role")
+            raise InvalidInputError(f"dataset role {shown(role)} is given twice: one URI per role")
         roles.add(role)
         if is_local(uri):
             path = local_path(uri)
@@ -177,6 +181,26 @@ def dataset_inputs(datasets: Mapping[str, str] | Iterable[tuple[str, str]] | Non
         else:
             inputs.append(DatasetInput(role=role, name=role, uri=uri))
     return inputs
+
+
+def _dataset_pairs(datasets: Any) -> list[tuple[str, str]]:
+    """``(role, uri)`` text pairs from a mapping or a list of pairs."""
+    example = "{'train': 'data/train.csv'}"
+    if datasets is None:
+        return []
+    if isinstance(datasets, str | bytes) or not isinstance(datasets, Mapping | Iterable):
+        raise InvalidInputError(
+            f"datasets must map a role to a URI, got {described(datasets)}: e.g. datasets={example}"
+        )
+    items = list(datasets.items()) if isinstance(datasets, Mapping) else list(datasets)
+    pairs = []
+    for item in items:
+        if not (isinstance(item, tuple | list) and len(item) == 2 and all(isinstance(part, str) for part in item)):
+            raise InvalidInputError(
+                f"datasets: {shown(item)} is not a role and a URI (text): pass a mapping such as datasets={example}"
+            )
+        pairs.append((item[0], item[1]))
+    return pairs
 
 
 def typed_value(text: str) -> Any:
@@ -218,11 +242,16 @@ def parse_assignments(items: Iterable[str], option: str, *, numbers: bool = Fals
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InvalidInputError(f"{option} {item!r}: write KEY=VALUE, e.g. {option} accuracy=0.93")
+            raise InvalidInputError(f"{option} {shown(item)}: write KEY=VALUE, e.g. {option} accuracy=0.93")
         if key in found:
-            raise InvalidInputError(f"{option} {key!r} is given twice")
+            raise InvalidInputError(f"{option} {shown(key)} is given twice")
         value = typed_value(text)
         if numbers and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise InvalidInputError(f"{option} {item!r}: the value must be a number, e.g. {key}=0.93")
+            raise InvalidInputError(f"{option} {shown(item)}: the value must be a number, e.g. {key}=0.93")
+        if numbers and not math.isfinite(value):
+            raise InvalidInputError(
+                f"{option} {shown(item)}: the value must be a finite number (the Model Registry stores no NaN or"
+                f" infinity), e.g. {key}=0.93"
+            )
         found[key] = float(value) if numbers else value
     return found

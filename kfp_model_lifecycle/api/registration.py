@@ -14,8 +14,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kfp_model_lifecycle.api.manual import dataset_inputs, manual_lineage, model_location
+from kfp_model_lifecycle.lifecycle import check_text
 from kfp_model_lifecycle.lineage import RunContext
 from kfp_model_lifecycle.registration import RegistrationResult, run_register_model
+from kfp_model_lifecycle.registration.inputs import RegistrationSource
 
 
 def register_local_model(
@@ -68,21 +70,25 @@ def register_local_model(
         (``properties``, ``missing``).
 
     Raises:
-        InvalidInputError: For a bad name, version, URI or dataset (before anything is written).
+        InvalidInputError: For an input of the wrong type or value (a bad name, version, URI, dataset, a metric that
+            is not a finite number...), before anything is written.
         RegistryError: When the registry refuses or cannot be reached.
     """
+    check_text(name, "name", example="'iris'")
+    location = model_location(uri)
+    inputs = dataset_inputs(datasets)
     lineage = manual_lineage(directory)
     return run_register_model(
-        model_uri=model_location(uri),
+        model_uri=location,
         model_name=name,
         model_metadata=lineage.metadata(),
         version=version,
         model_format_name=model_format,
         model_format_version=model_format_version,
         metrics=metrics,
-        datasets=dataset_inputs(datasets),
+        datasets=inputs,
         hyperparameters=hyperparameters,
-        labels=list(labels or []),
+        labels=labels,
         description=description,
         author=author or lineage.user,
         owner=owner,
@@ -92,4 +98,5 @@ def register_local_model(
         ca_bundle_path=ca_bundle_path,
         env=env,
         context=RunContext(),  # no KFP run: nothing to look up in a pod
+        source=RegistrationSource.MANUAL,
     )

@@ -42,12 +42,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kfp_model_lifecycle.cli import deployments, lifecycle_commands
-from kfp_model_lifecycle.cli.output import print_json, render_table, short_value
-from kfp_model_lifecycle.cli.registry_access import open_registry
+from kfp_model_lifecycle.cli.output import exact_value, print_json, render_table, short_value
+from kfp_model_lifecycle.cli.registry_access import TOKEN_ENV, open_registry, registry_env
 from kfp_model_lifecycle.client import RegistryConnection
+from kfp_model_lifecycle.client.failures import redact_secrets
+from kfp_model_lifecycle.lifecycle import INCOMPLETE_NOTE
 from kfp_model_lifecycle.lifecycle.actions import approve, promote, repair, rollback, set_policy
+from kfp_model_lifecycle.lifecycle.catalog import VersionRow
 from kfp_model_lifecycle.lifecycle.queries import (
     ModelOverview,
+    ModelSummary,
     VersionDetails,
     list_models,
     model_history,
@@ -102,13 +106,37 @@ def _rows(items: Sequence[Any]) -> list[dict[str, Any]]:
     return [item.to_dict() for item in items]
 
 
-def _print_mapping(title: str, data: Mapping[str, Any]) -> None:
+def _version_rows(versions: Sequence[VersionRow]) -> list[dict[str, Any]]:
+    """Version rows for a table: an incomplete version is marked after its reference."""
+    rows = _rows(versions)
+    for row in rows:
+        if not row.get("complete", True):
+            row["reference"] = f"{row['reference']} (incomplete)"
+    return rows
+
+
+def _model_rows(models: Sequence[ModelSummary]) -> list[dict[str, Any]]:
+    """Model rows for a table: newer incomplete versions are named after the latest complete one."""
+    rows = _rows(models)
+    for row in rows:
+        if row.get("incomplete"):
+            row["latest"] = f"{row['latest'] or '-'} ({', '.join(row['incomplete'])}: incomplete)"
+    return rows
+
+
+def _incomplete_footnote(references: Sequence[str]) -> None:
+    if references:
+        print(f"\n{', '.join(references)}: {INCOMPLETE_NOTE}.")
+
+
+def _print_mapping(title: str, data: Mapping[str, Any], *, exact: bool = False) -> None:
     if not data:
         return
     print(f"\n{title}:")
     width = max(len(str(k)) for k in data)
     for key, value in data.items():
-        print(f"  {str(key).ljust(width)}  {short_value(value) if not isinstance(value, dict) else json.dumps(value)}")
+        text = json.dumps(value) if isinstance(value, dict) else exact_value(value) if exact else short_value(value)
+        print(f"  {str(key).ljust(width)}  {text}")
 
 
 def _print_model_overview(data: ModelOverview) -> None:
@@ -125,7 +153,8 @@ def _print_model_overview(data: ModelOverview) -> None:
         f" demote to: {policy.demote_to}; transitions: {transitions}"
     )
     print("\nVersions:")
-    print(render_table(_rows(data.versions), _VERSION_COLUMNS))
+    print(render_table(_version_rows(data.versions), _VERSION_COLUMNS))
+    _incomplete_footnote([v.reference for v in data.versions if not v.complete])
     print(f"\nRecent history ({data.events} events; `kml models history {m.name}` shows all):")
     print(render_table(data.recent_events, _EVENT_COLUMNS))
 
@@ -133,6 +162,9 @@ def _print_model_overview(data: ModelOverview) -> None:
 def _print_version_details(data: VersionDetails) -> None:
     v = data.version
     print(f"{data.reference} (version id {v.id}, {v.state}; resolved by {data.resolved_by})")
+    if not data.complete:
+        note = INCOMPLETE_NOTE.removeprefix("incomplete")
+        print(f"  INCOMPLETE{note}; it cannot be promoted, approved or deployed until then")
     if v.description:
         print(f"  {v.description}")
     print(f"  author: {v.author or '-'}   created: {v.created}   updated: {v.updated}")
@@ -147,10 +179,10 @@ def _print_version_details(data: VersionDetails) -> None:
     if data.labels:
         print(f"  labels: {', '.join(data.labels)}")
     _print_mapping("Metrics", data.metrics)
-    _print_mapping("Hyperparameters", data.hyperparameters)
-    _print_mapping("Lineage", data.lineage)
-    _print_mapping("Model artifact", data.artifact)
-    _print_mapping("Other properties", data.properties)
+    _print_mapping("Hyperparameters", data.hyperparameters, exact=True)
+    _print_mapping("Lineage", data.lineage, exact=True)
+    _print_mapping("Model artifact", data.artifact, exact=True)
+    _print_mapping("Other properties", data.properties, exact=True)
     print("\nHistory:")
     print(render_table(data.history, _EVENT_COLUMNS))
 
@@ -227,27 +259,44 @@ def run_models_command(args: argparse.Namespace) -> int:
         return 0
     except (LookupError, ValueError, RuntimeError, OSError) as exc:  # OSError: ConnectionError, files
         message = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {redact_secrets(message, _secrets(args))}", file=sys.stderr)
         return 1
 
 
+def _secrets(args: argparse.Namespace) -> list[str]:
+    """The token this command uses (from ``--token-file`` or ``KML_REGISTRY_TOKEN``), to keep it out of errors."""
+    try:
+        return [registry_env(token_file=getattr(args, "token_file", "") or "").get(TOKEN_ENV, "")]
+    except OSError:
+        return [os.environ.get(TOKEN_ENV, "")]
+
+
 def _cmd_list(conn: RegistryConnection, args: argparse.Namespace) -> int:
-    rows = _rows(list_models(conn))
+    models = list_models(conn)
     if args.json:
-        print_json(rows)
+        print_json(_rows(models))
     else:
-        print(render_table(rows, _MODEL_COLUMNS))
+        print(render_table(_model_rows(models), _MODEL_COLUMNS))
     return 0
 
 
 def _cmd_search(conn: RegistryConnection, args: argparse.Namespace) -> int:
-    rows = _rows(search_models(conn, args.query, model=args.model, models_only=args.models))
+    if args.models:
+        rows = _rows(search_models(conn, args.query, models_only=True))
+        if args.json:
+            print_json(rows)
+        else:
+            print(render_table(rows, [("name", "model"), ("versions", "versions"), ("production", "production")]))
+        return 0
+    found = search_models(conn, args.query, model=args.model, include_incomplete=True)
+    usable = [row for row in found if isinstance(row, VersionRow) and row.complete]
     if args.json:
-        print_json(rows)
-    elif args.models:
-        print(render_table(rows, [("name", "model"), ("versions", "versions"), ("production", "production")]))
+        print_json(_rows(usable))
     else:
-        print(render_table(rows, _VERSION_COLUMNS))
+        print(render_table(_rows(usable), _VERSION_COLUMNS))
+    skipped = [row.reference for row in found if isinstance(row, VersionRow) and not row.complete]
+    if skipped:
+        print(f"not shown: {', '.join(skipped)} ({INCOMPLETE_NOTE})", file=sys.stderr)
     return 0
 
 

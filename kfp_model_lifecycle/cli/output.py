@@ -48,6 +48,17 @@ def short_value(value: Any) -> str:
     return str(value)
 
 
+def exact_value(value: Any) -> str:
+    """A value in full: a whole float as an integer (``8.0`` -> ``8``), other floats as Python writes them.
+
+    Hyperparameters and properties are shown so, where four significant digits would lose information
+    (``12345.0`` would read ``1.234e+04``).
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def print_json(data: Any) -> None:
     """Print ``data`` as indented JSON with sorted keys (for scripts)."""
     print(json.dumps(data, indent=2, sort_keys=True, default=str))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
+from collections.abc import Iterable
 
 import aiohttp
 
@@ -30,6 +32,38 @@ ISTIO_DENIAL_FIX = (
     " or pass token_secret_name); on OpenShift AI / ODH use the registry's kube-rbac-proxy port instead"
     " (https://<registry>.<namespace>.svc:8443) with a token."
 )
+
+
+REDACTED = "***"
+MIN_SECRET_CHARS = 4
+"""Configured secrets shorter than this are not searched for (they would match ordinary words)."""
+# What a server (or a proxy) that echoes the request may send back: the Authorization header, a bearer token,
+# token-like query or JSON fields.
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n,;}\]]+"),
+    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/=]+"),
+    re.compile(r"(?i)(\b(?:access_?token|id_?token|token|api_?key|password)\b[\"']?\s*[:=]\s*[\"']?)[^\"'\s,;&}\]]+"),
+)
+
+
+def redact_secrets(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with its credentials replaced by ``***``.
+
+    Replaced: the value of an ``Authorization`` header, a ``Bearer`` token, token-like fields (``token=``,
+    ``"access_token": ...``, ``password``, ``api_key``), and every configured secret wherever it appears.
+
+    Args:
+        text: A message, e.g. a server's error body that echoes the request.
+        secrets: The secrets in use (the registry token...); empty and very short ones are ignored.
+
+    Returns:
+        The text without them.
+    """
+    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
 
 
 def _status(exc: BaseException) -> int | None:
@@ -70,11 +104,15 @@ def is_transient_registry_error(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError | asyncio.TimeoutError)
 
 
-def registry_error_detail(exc: BaseException) -> str:
+def registry_error_detail(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
     """A short description of a failed call: HTTP status and the server's message, or the network error.
+
+    Credentials in it (a server that echoes the request's ``Authorization: Bearer ...``, the configured token) are
+    replaced by ``***`` (see :func:`redact_secrets`).
 
     Args:
         exc: The exception raised by the call.
+        secrets: The secrets in use, to redact wherever they appear.
 
     Returns:
         e.g. ``HTTP 409: a model version named '1.0.0' already exists`` or
@@ -83,11 +121,12 @@ def registry_error_detail(exc: BaseException) -> str:
     status = _status(exc)
     if status is not None:
         message = _server_message(getattr(exc, "body", None)) or str(getattr(exc, "reason", "") or "")
+        message = redact_secrets(message, secrets)
         return f"HTTP {status}: {message[:MAX_DETAIL_CHARS]}" if message else f"HTTP {status}"
-    text = str(exc).strip()
+    text = redact_secrets(str(exc).strip(), secrets)
     if not text and isinstance(exc, TimeoutError):
         text = "no answer in time (KML_REGISTRY_TIMEOUT_SECONDS)"
-    return f"{type(exc).__name__}: {(text or repr(exc))[:MAX_DETAIL_CHARS]}"
+    return f"{type(exc).__name__}: {(text or redact_secrets(repr(exc), secrets))[:MAX_DETAIL_CHARS]}"
 
 
 def _server_message(body: object) -> str:
@@ -102,24 +141,31 @@ def _server_message(body: object) -> str:
     return str(decoded.get("message") or "") if isinstance(decoded, dict) else ""
 
 
-def describe_registry_error(exc: BaseException, url: str, action: str, attempts: int = 1) -> RegistryError:
+def describe_registry_error(
+    exc: BaseException, url: str, action: str, attempts: int = 1, *, secrets: Iterable[str | None] = ()
+) -> RegistryError:
     """Turn a failed registry call into one exception whose message names the problem and the fix.
+
+    The message never carries a credential: what the server echoed of the request (``Authorization``, ``Bearer``
+    tokens) and the ``secrets`` given are replaced by ``***``.
 
     Args:
         exc: The exception raised by the call (after retries, when it was transient).
         url: The registry base URL (no credentials in it).
         action: What was attempted, e.g. ``"create model version '1.0.1' of 'iris'"``.
         attempts: How many attempts were made.
+        secrets: The secrets in use (the registry token), redacted wherever they appear.
 
     Returns:
         :class:`RegistryAuthError` (401/403), :class:`RegistryRequestError` (400/422: bad input),
         :class:`RegistryUnavailableError` (unreachable, wrong scheme, TLS, or transient errors that did not go
         away) or :class:`RegistryError` (anything else).
     """
-    detail = registry_error_detail(exc)
+    secrets = tuple(secrets)
+    detail = registry_error_detail(exc, secrets)
     status = _status(exc)
     tried = f" (after {attempts} attempts)" if attempts > 1 else ""
-    head = f"Model Registry at {url}: could not {action}{tried}: {detail}."
+    head = redact_secrets(f"Model Registry at {url}: could not {action}{tried}: {detail}.", secrets)
     for describe in (_auth_error, _request_error, _not_the_registry, _tls_error, _transient_error):
         error = describe(exc, head, detail, url, action)
         if error is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
@@ -23,6 +23,8 @@ from kfp_model_lifecycle.comparison.formatting import format_number
 from kfp_model_lifecycle.comparison.selection import VersionSelection, select_versions
 from kfp_model_lifecycle.comparison.versions import VersionSummary, describe_version
 from kfp_model_lifecycle.errors import InvalidInputError
+from kfp_model_lifecycle.lifecycle import check_flag, check_mapping, check_text
+from kfp_model_lifecycle.lifecycle.conventions import INITIAL_STAGE
 from kfp_model_lifecycle.log import LOGGER_NAME
 
 log = logging.getLogger(LOGGER_NAME)
@@ -249,6 +251,11 @@ def check_metrics(versions: Sequence[VersionSummary], metrics: Sequence[RankMetr
     return notes
 
 
+def _with_stage(version: VersionSummary) -> VersionSummary:
+    """The version with its stage as people say it: ``development`` when it never moved (no ``kml_stage``)."""
+    return version if version.stage else replace(version, stage=INITIAL_STAGE)
+
+
 def build_leaderboard(
     conn: RegistryConnection, selection: VersionSelection, metrics: Sequence[RankMetric]
 ) -> Leaderboard:
@@ -263,7 +270,7 @@ def build_leaderboard(
         The leaderboard.
     """
     selected = select_versions(conn, selection)
-    versions = [describe_version(record) for record in selected.records]
+    versions = [_with_stage(describe_version(record)) for record in selected.records]
     notes = [*selected.notes, *check_metrics(versions, metrics)]
     board = Leaderboard(
         metrics=tuple(metrics),
@@ -354,6 +361,10 @@ def run_compare_versions(
         references=references, version_ids=version_ids, filter_query=filter_query, latest=latest, model_name=model_name
     )
     ranking_metrics = parse_rank_metrics(metrics)
+    check_text(registry_url, "registry_url", example="'http://model-registry-service.kubeflow:8080'")
+    check_text(ca_bundle_path, "ca_bundle_path", example="'/etc/ssl/registry-ca.pem'")
+    check_flag(verify_tls, "verify_tls")
+    check_mapping(env, "env", example="dict(os.environ)")
     with connect_model_registry(registry_url, verify_tls=verify_tls, ca_bundle_path=ca_bundle_path, env=env) as conn:
         board = build_leaderboard(conn, selection, ranking_metrics)
     for note in board.notes:

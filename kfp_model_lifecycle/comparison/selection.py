@@ -8,7 +8,7 @@ model, or of every model when no model is named). Versions of different models m
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from kfp_model_lifecycle.comparison.versions import (
     get_version_with_timestamps,
 )
 from kfp_model_lifecycle.errors import InvalidInputError, NotFoundError
-from kfp_model_lifecycle.lifecycle import find_model_by_name, resolve_model_reference
+from kfp_model_lifecycle.lifecycle import check_text, described, find_model_by_name, resolve_model_reference, shown
 
 MAX_VERSIONS = 500
 """At most this many versions in one leaderboard."""
@@ -93,9 +93,9 @@ class VersionSelection:
         return cls(
             references=tuple(_texts("references", references)),
             version_ids=tuple(_id_text(item) for item in _texts("version_ids", version_ids)),
-            filter_query=(filter_query or "").strip(),
+            filter_query=check_text(filter_query, "filter_query", example="'accuracy > 0.9'").strip(),
             latest=_count("latest", latest),
-            model_name=(model_name or "").strip(),
+            model_name=check_text(model_name, "model_name", example="'iris'").strip(),
         )
 
     @property
@@ -149,9 +149,15 @@ def _texts(name: str, value: Any) -> list[str]:
                 raise InvalidInputError(f"{name} is not a valid JSON list ({exc})") from None
         else:
             value = text.split(",")
+    if isinstance(value, Mapping | bytes | bytearray):
+        raise InvalidInputError(f"{name} must be a list, got {described(value)}")
     if isinstance(value, (int, float)) or not isinstance(value, Iterable):
         value = [value]
-    return [text for text in (_plain(item).strip() for item in value) if text]
+    items = list(value)
+    for i, item in enumerate(items):
+        if item is not None and (isinstance(item, bool) or not isinstance(item, str | int | float)):
+            raise InvalidInputError(f"{name}[{i}] must be text or a number, got {described(item)}")
+    return [text for text in (_plain(item).strip() for item in items) if text]
 
 
 def _plain(item: Any) -> str:
@@ -164,7 +170,7 @@ def _plain(item: Any) -> str:
 def _id_text(text: str) -> str:
     if not text.isdigit():
         raise InvalidInputError(
-            f"version_ids: {text!r} is not a model version id (a number, e.g. register_model's version_id output);"
+            f"version_ids: {shown(text)} is not a model version id (a number, e.g. register_model's version_id output);"
             " use references for 'model:version'"
         )
     return text
@@ -172,12 +178,14 @@ def _id_text(text: str) -> str:
 
 def _count(name: str, value: Any) -> int:
     """A non-negative integral number (KFP passes int defaults as floats)."""
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{name}={value!r}: expected a whole number, not a flag")
     try:
         number = float(value or 0)
     except (TypeError, ValueError):
-        raise InvalidInputError(f"{name}={value!r}: expected a whole number") from None
+        raise InvalidInputError(f"{name}={shown(value)}: expected a whole number") from None
     if not number.is_integer():
-        raise InvalidInputError(f"{name}={value!r}: expected a whole number")
+        raise InvalidInputError(f"{name}={shown(value)}: expected a whole number")
     return int(number)
 
 

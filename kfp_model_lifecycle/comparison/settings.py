@@ -9,6 +9,7 @@ from typing import Any
 from kfp_model_lifecycle.comparison.gates import Gate, parse_gates
 from kfp_model_lifecycle.comparison.significance import SignificanceTest
 from kfp_model_lifecycle.errors import InvalidInputError
+from kfp_model_lifecycle.lifecycle import check_flag, check_mapping, check_number, check_text, shown
 
 
 class BaselineMode(StrEnum):
@@ -118,27 +119,29 @@ class CompareSettings:
             The settings.
 
         Raises:
-            InvalidInputError: Naming the input and the accepted values.
+            InvalidInputError: Naming the input, what it got and the accepted values (also for values of the wrong
+                type: text where a number is expected, a number where a flag is).
         """
         parsed = tuple(parse_gates(gates))
+        test_name = check_text(significance_test, "significance_test", example="'auto'").strip().lower()
         try:
-            test = SignificanceTest(significance_test)
+            test = SignificanceTest(test_name)
         except ValueError:
             raise InvalidInputError(
-                f"significance_test={significance_test!r}: use 'auto' (McNemar for accuracy, bootstrap otherwise),"
-                " 'mcnemar', 'bootstrap' or 'none'"
+                f"significance_test={shown(significance_test)}: use 'auto' (McNemar for accuracy, bootstrap"
+                " otherwise), 'mcnemar', 'bootstrap' or 'none'"
             ) from None
         return cls(
             gates=parsed,
-            baseline=(baseline or "production").strip(),
+            baseline=check_text(baseline, "baseline", example="'production'").strip() or "production",
             significance_test=test,
-            significance_level=float(significance_level),
-            bootstrap_resamples=int(bootstrap_resamples),
-            seed=int(seed),
-            require_significance=bool(require_significance),
-            record_predictions=bool(record_predictions),
-            trend_versions=int(trend_versions),
-            page_size=int(page_size),
+            significance_level=check_number(significance_level, "significance_level", example="0.05"),
+            bootstrap_resamples=int(check_number(bootstrap_resamples, "bootstrap_resamples", whole=True)),
+            seed=int(check_number(seed, "seed", whole=True, example="0")),
+            require_significance=check_flag(require_significance, "require_significance"),
+            record_predictions=check_flag(record_predictions, "record_predictions"),
+            trend_versions=int(check_number(trend_versions, "trend_versions", whole=True, example="30")),
+            page_size=int(check_number(page_size, "page_size", whole=True, example="100")),
         )
 
     @property
@@ -150,3 +153,44 @@ class CompareSettings:
     def baseline_mode(self) -> BaselineMode:
         """How the baseline is chosen."""
         return baseline_mode(self.baseline)
+
+
+def check_candidate_inputs(
+    *,
+    candidate: Any = "",
+    candidate_version_id: Any = "",
+    model_name: Any = "",
+    candidate_metrics: Any = None,
+    paths: dict[str, Any] | None = None,
+    registry_url: Any = "",
+    verify_tls: Any = True,
+    ca_bundle_path: Any = "",
+    env: Any = None,
+) -> None:
+    """Check ``run_compare_models``' inputs besides the settings, before it connects.
+
+    Args:
+        candidate: The candidate's reference (text).
+        candidate_version_id: Its ModelVersion id (text or a whole number: KFP hands ints over as floats).
+        model_name: The default model (text).
+        candidate_metrics: Metric name -> value (a mapping, or None).
+        paths: The predictions' paths, URIs and names by input name (text).
+        registry_url: The registry URL (text).
+        verify_tls: A flag.
+        ca_bundle_path: A path (text).
+        env: A mapping, or None.
+
+    Raises:
+        InvalidInputError: Naming the first input of the wrong type.
+    """
+    check_text(candidate, "candidate", example="'iris:1.2.0'")
+    if not isinstance(candidate_version_id, str):
+        check_number(candidate_version_id, "candidate_version_id", minimum=1, whole=True, example="'12'")
+    check_text(model_name, "model_name", example="'iris'")
+    check_mapping(candidate_metrics, "candidate_metrics", example="{'accuracy': 0.93}")
+    for name, value in (paths or {}).items():
+        check_text(value, name)
+    check_text(registry_url, "registry_url", example="'http://model-registry-service.kubeflow:8080'")
+    check_flag(verify_tls, "verify_tls")
+    check_text(ca_bundle_path, "ca_bundle_path")
+    check_mapping(env, "env", example="dict(os.environ)")

@@ -11,8 +11,10 @@ Modules, by concern: :mod:`.conventions` (stages, key names), :mod:`.properties`
 and friends), :mod:`.policy`, :mod:`.events` and :mod:`.describe` (the audit trail), :mod:`.state` (its fold),
 :mod:`.view` (the materialized view), :mod:`.planning` (deciding transitions), :mod:`.commit` (appending them),
 :mod:`.promotion`, :mod:`.approval` and :mod:`.audit` (the operations) with :mod:`.results`, :mod:`.provenance`
-(who and why), :mod:`.reports`, :mod:`.run`, :mod:`.recording` and :mod:`.tasks` (the component jobs), and
-:mod:`.queries`, :mod:`.catalog`, :mod:`.search` and :mod:`.actions` (the Python API behind ``kml models``).
+(who and why), :mod:`.reports`, :mod:`.run`, :mod:`.recording` and :mod:`.tasks` (the component jobs),
+:mod:`.queries`, :mod:`.summaries`, :mod:`.catalog`, :mod:`.search` and :mod:`.actions` (the Python API behind
+``kml models``), :mod:`.freshness` (reading through a view a crashed writer left behind), :mod:`.completeness`
+(versions whose registration did not finish) and :mod:`.inputs` (checking what callers pass, for every area).
 :mod:`.core` only re-exports a few names for callers of the former single module.
 
 What other parts of the package use is imported from here (not from the modules inside), so the modules can be
@@ -29,6 +31,19 @@ if TYPE_CHECKING:
     from kfp_model_lifecycle.lifecycle.approval import approve_model_version
     from kfp_model_lifecycle.lifecycle.audit import lifecycle_history, record_lifecycle_event
     from kfp_model_lifecycle.lifecycle.commit import CommitOutcome, commit_lifecycle_event
+    from kfp_model_lifecycle.lifecycle.completeness import INCOMPLETE_NOTE, MODEL_ARTIFACT_VERSION_ID
+    from kfp_model_lifecycle.lifecycle.inputs import (
+        check_finite_metrics,
+        check_flag,
+        check_mapping,
+        check_number,
+        check_optional_flag,
+        check_required_text,
+        check_text,
+        check_text_list,
+        described,
+        shown,
+    )
     from kfp_model_lifecycle.lifecycle.policy import set_lifecycle_policy
     from kfp_model_lifecycle.lifecycle.promotion import promote_model_version
     from kfp_model_lifecycle.lifecycle.properties import lifecycle_property, plain_properties, utc_timestamp
@@ -66,6 +81,19 @@ _EXPORTS = {
     "sync_lifecycle_view": "view",
     "utc_timestamp": "properties",
     "write_text_atomically": "reports",
+    # checking inputs and what every area says about incomplete versions
+    "INCOMPLETE_NOTE": "completeness",
+    "MODEL_ARTIFACT_VERSION_ID": "completeness",
+    "check_finite_metrics": "inputs",
+    "check_flag": "inputs",
+    "check_mapping": "inputs",
+    "check_number": "inputs",
+    "check_optional_flag": "inputs",
+    "check_required_text": "inputs",
+    "check_text": "inputs",
+    "check_text_list": "inputs",
+    "described": "inputs",
+    "shown": "inputs",
     # the lifecycle's operations, for Python callers
     "approve_model_version": "approval",
     "lifecycle_history": "audit",
@@ -75,10 +103,21 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "INCOMPLETE_NOTE",
+    "MODEL_ARTIFACT_VERSION_ID",
     "CommitOutcome",
     "ResolvedVersion",
     "approve_model_version",
+    "check_finite_metrics",
+    "check_flag",
+    "check_mapping",
+    "check_number",
+    "check_optional_flag",
+    "check_required_text",
+    "check_text",
+    "check_text_list",
     "commit_lifecycle_event",
+    "described",
     "find_model_artifact",
     "find_model_by_name",
     "find_model_version",
@@ -93,6 +132,7 @@ __all__ = [
     "record_lifecycle_event",
     "resolve_model_reference",
     "set_lifecycle_policy",
+    "shown",
     "sync_lifecycle_view",
     "utc_timestamp",
     "write_text_atomically",

@@ -18,6 +18,7 @@ from typing import Any
 
 from kfp_model_lifecycle.client import RegistryConnection
 from kfp_model_lifecycle.lifecycle.approval import approve_model_version
+from kfp_model_lifecycle.lifecycle.inputs import check_mapping, check_text
 from kfp_model_lifecycle.lifecycle.policy import PolicyChange, set_lifecycle_policy
 from kfp_model_lifecycle.lifecycle.promotion import promote_model_version
 from kfp_model_lifecycle.lifecycle.registry import find_model_by_name
@@ -49,9 +50,10 @@ class RepairResult:
 
 
 def _evidence(evidence_uri: str = "", evidence: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    data = dict(evidence or {})
-    if evidence_uri:
-        data["report_uri"] = evidence_uri
+    data = check_mapping(evidence, "evidence", example="{'ticket': 'ML-42'}")
+    uri = check_text(evidence_uri, "evidence_uri", example="'s3://reports/compare.html'").strip()
+    if uri:
+        data["report_uri"] = uri
     return data
 
 
@@ -93,8 +95,8 @@ def promote(
         conn,
         reference,
         stage=stage,
-        aliases=list(aliases),
-        remove_aliases=list(remove_aliases),
+        aliases=aliases,
+        remove_aliases=remove_aliases,
         reason=reason,
         evidence=_evidence(evidence_uri, evidence),
         actor=actor,

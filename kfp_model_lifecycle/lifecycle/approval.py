@@ -11,6 +11,7 @@ from kfp_model_lifecycle.lifecycle.commit import commit_lifecycle_event
 from kfp_model_lifecycle.lifecycle.conventions import ApprovalStatus, EventType
 from kfp_model_lifecycle.lifecycle.describe import describe_lifecycle_event
 from kfp_model_lifecycle.lifecycle.events import read_lifecycle_events
+from kfp_model_lifecycle.lifecycle.inputs import check_flag, check_number, check_text
 from kfp_model_lifecycle.lifecycle.names import check_approval_status
 from kfp_model_lifecycle.lifecycle.provenance import lifecycle_common_fields
 from kfp_model_lifecycle.lifecycle.references import resolve_model_reference
@@ -63,17 +64,28 @@ def approve_model_version(
         The status before and after, who decided, and the event appended (or, in a dry run, planned).
 
     Raises:
-        InvalidInputError: For an unknown status or a rejection without comment (a ``ValueError``).
-        NotFoundError: For an unknown model or version (a ``LookupError``).
+        InvalidInputError: For values of the wrong type, an unknown status or a rejection without comment (a
+            ``ValueError``).
+        NotFoundError: For an unknown model or version, or a version whose registration did not finish (only a
+            rejection may be recorded for it) (a ``LookupError``).
     """
+    reference = check_text(reference, "model reference", example="'iris:1.0.3'")
     wanted = check_approval_status(status)
-    if wanted == ApprovalStatus.REJECTED and not (comment or "").strip():
+    comment = check_text(comment, "comment", example="'reviewed the report'")
+    if wanted == ApprovalStatus.REJECTED and not comment.strip():
         raise InvalidInputError("a rejection needs a comment saying why (comment=...), so the team knows what to fix")
+    dry_run = check_flag(dry_run, "dry_run")
+    max_attempts = int(check_number(max_attempts, "max_attempts", minimum=1, whole=True, example="60"))
+    common = lifecycle_common_fields(check_text(approver, "approver", example="'user:alice'"), comment, evidence)
     resolved = resolve_model_reference(
-        conn, reference, default_model=default_model, repair=not dry_run, with_artifact=False
+        conn,
+        reference,
+        default_model=default_model,
+        repair=not dry_run,
+        with_artifact=wanted != ApprovalStatus.REJECTED,
+        purpose="approved",
     )
     model, version = resolved.model, resolved.version
-    common = lifecycle_common_fields(approver, comment, evidence)
     vid = str(version["id"])
     vname = str(version.get("name") or vid)
     events = read_lifecycle_events(conn, str(model["id"]))

@@ -11,6 +11,7 @@ from kfp_model_lifecycle.errors import InvalidInputError
 from kfp_model_lifecycle.lifecycle.commit import commit_lifecycle_event
 from kfp_model_lifecycle.lifecycle.conventions import TRANSITION_EVENT_TYPES
 from kfp_model_lifecycle.lifecycle.events import read_lifecycle_events
+from kfp_model_lifecycle.lifecycle.inputs import check_mapping, check_text, shown
 from kfp_model_lifecycle.lifecycle.provenance import lifecycle_common_fields
 from kfp_model_lifecycle.lifecycle.references import resolve_model_reference
 from kfp_model_lifecycle.lifecycle.registry import find_model_by_name
@@ -23,20 +24,20 @@ _RESERVED_DETAIL_KEYS = ("seq", "type", "model_id", "token")
 
 
 def _check_event_type(event_type: str) -> str:
-    kind = (event_type or "").strip().lower()
+    kind = check_text(event_type, "event_type", example="'rejection'").strip().lower()
     if not _EVENT_TYPE.fullmatch(kind) or kind in TRANSITION_EVENT_TYPES:
         raise InvalidInputError(
-            f"event type {event_type!r} cannot be recorded here: use a lower-case word such as 'deployment'"
+            f"event type {shown(event_type)} cannot be recorded here: use a lower-case word such as 'deployment'"
             " (stage, alias, approval and policy changes go through promote/approve/policy)"
         )
     return kind
 
 
 def _check_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
-    extra = dict(details or {})
+    extra = check_mapping(details, "details", example="{'serving_namespace': 'prod'}")
     for key in extra:
         if not _DETAIL_KEY.fullmatch(str(key)) or key in _RESERVED_DETAIL_KEYS:
-            raise InvalidInputError(f"detail key {key!r} is not allowed: use lower-case letters, digits and '_'")
+            raise InvalidInputError(f"detail key {shown(key)} is not allowed: use lower-case letters, digits and '_'")
     return extra
 
 
@@ -79,6 +80,9 @@ def record_lifecycle_event(
     """
     kind = _check_event_type(event_type)
     extra = _check_details(details)
+    from_state = check_text(from_state, "from_state", example="'undeployed'")
+    to_state = check_text(to_state, "to_state", example="'serving in prod/iris'")
+    common = lifecycle_common_fields(actor, reason, evidence)
     resolved = resolve_model_reference(conn, reference, default_model=default_model, with_artifact=False)
     model, version = resolved.model, resolved.version
     event = {
@@ -93,7 +97,7 @@ def record_lifecycle_event(
         conn,
         model,
         lambda state: {"event": dict(event), "error": ""},
-        lifecycle_common_fields(actor, reason, evidence),
+        common,
     )
     sync_lifecycle_view(conn, model, events=outcome.events)
     return dict(outcome.event or {})
@@ -113,6 +117,8 @@ def lifecycle_history(
     Returns:
         ``model`` (wire form) and ``events`` (decoded, see ``decode_lifecycle_event``).
     """
+    version = check_text(version, "version", example="'1.0.3'")
+    event_type = check_text(event_type, "event_type", example="'stage'")
     model = find_model_by_name(conn, model_name)
     events = read_lifecycle_events(conn, str(model["id"]))
     if version:

@@ -18,6 +18,7 @@ from kfp_model_lifecycle.lifecycle.conventions import (
     VERSION_STAGE,
 )
 from kfp_model_lifecycle.lifecycle.describe import describe_change
+from kfp_model_lifecycle.lifecycle.inputs import shown
 from kfp_model_lifecycle.lifecycle.properties import plain_properties
 from kfp_model_lifecycle.lifecycle.references import format_model_reference, model_aliases
 
@@ -52,7 +53,7 @@ async def _timed(call: Awaitable[Any]) -> Wire:
 
 
 def _matching(filter_query: str | None) -> str:
-    return f" matching {filter_query!r}" if filter_query else ""
+    return f" matching {shown(filter_query)}" if filter_query else ""
 
 
 def list_all_versions(conn: RegistryConnection, filter_query: str | None = None) -> list[Wire]:
@@ -188,6 +189,7 @@ class VersionRow:
         author: Its author.
         created: When it was created (UTC).
         metrics: Its metrics.
+        complete: Whether it has its model artifact (False: its registration did not finish; not usable).
     """
 
     model: str
@@ -202,6 +204,7 @@ class VersionRow:
     author: str
     created: str
     metrics: dict[str, float]
+    complete: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """The row as JSON-ready data.
@@ -228,13 +231,16 @@ def aliases_by_version(models: Iterable[Mapping[str, Any]]) -> dict[str, list[st
     return found
 
 
-def version_row(model: Mapping[str, Any], version: Mapping[str, Any], aliases: Mapping[str, list[str]]) -> VersionRow:
+def version_row(
+    model: Mapping[str, Any], version: Mapping[str, Any], aliases: Mapping[str, list[str]], *, complete: bool = True
+) -> VersionRow:
     """The row of one version.
 
     Args:
         model: Its RegisteredModel in wire form.
         version: The ModelVersion in wire form (with timestamps).
         aliases: From :func:`aliases_by_version`.
+        complete: Whether it has its model artifact.
 
     Returns:
         The row.
@@ -255,6 +261,7 @@ def version_row(model: Mapping[str, Any], version: Mapping[str, Any], aliases: M
         author=str(version.get("author") or ""),
         created=format_ms(version.get("createTimeSinceEpoch")),
         metrics=version_metrics(props),
+        complete=complete,
     )
 
 

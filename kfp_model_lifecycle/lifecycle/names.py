@@ -6,6 +6,7 @@ import re
 
 from kfp_model_lifecycle.errors import InvalidInputError
 from kfp_model_lifecycle.lifecycle.conventions import APPROVAL_STATUSES, RESERVED_ALIASES, STAGES, Stage
+from kfp_model_lifecycle.lifecycle.inputs import check_text, shown
 
 _ALIAS_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
@@ -23,9 +24,9 @@ def check_stage_name(stage: str, what: str = "stage") -> str:
     Raises:
         InvalidInputError: For an unknown stage (a ``ValueError``); the message lists the stages.
     """
-    name = (stage or "").strip().lower()
+    name = check_text(stage, what, example="'production'").strip().lower()
     if name not in STAGES:
-        raise InvalidInputError(f"{what} {stage!r} is not a lifecycle stage: use one of {', '.join(STAGES)}")
+        raise InvalidInputError(f"{what} {shown(stage)} is not a lifecycle stage: use one of {', '.join(STAGES)}")
     return name
 
 
@@ -63,12 +64,12 @@ def check_alias_name(alias: str) -> str:
     Raises:
         InvalidInputError: For an invalid or reserved name (a ``ValueError``).
     """
-    name = (alias or "").strip()
+    name = check_text(alias, "alias", example="'champion'").strip()
     if name.startswith("@"):
         name = name[1:]
     if not _ALIAS_PATTERN.fullmatch(name):
         raise InvalidInputError(
-            f"alias {alias!r} is not a valid alias name: use 1-64 letters, digits, '_' or '-', starting with a"
+            f"alias {shown(alias)} is not a valid alias name: use 1-64 letters, digits, '_' or '-', starting with a"
             " letter or digit, e.g. 'champion' or 'challenger-2'"
         )
     if name.lower() in RESERVED_ALIASES:
@@ -91,7 +92,7 @@ def check_approval_status(status: str) -> str:
     Raises:
         InvalidInputError: For another status (a ``ValueError``).
     """
-    wanted = (status or "").strip().lower()
+    wanted = check_text(status, "status", example="'approved'").strip().lower()
     if wanted not in APPROVAL_STATUSES:
-        raise InvalidInputError(f"approval status {status!r} is not one of {', '.join(APPROVAL_STATUSES)}")
+        raise InvalidInputError(f"approval status {shown(status)} is not one of {', '.join(APPROVAL_STATUSES)}")
     return wanted

@@ -25,6 +25,7 @@ from kfp_model_lifecycle.lifecycle.conventions import (
     MODEL_REQUIRES_APPROVAL,
     EventType,
 )
+from kfp_model_lifecycle.lifecycle.inputs import check_flag, check_optional_flag, check_text, described
 from kfp_model_lifecycle.lifecycle.names import check_demote_to, check_stage_name
 from kfp_model_lifecycle.lifecycle.properties import lifecycle_property, plain_properties, same_properties
 from kfp_model_lifecycle.lifecycle.provenance import lifecycle_common_fields
@@ -128,6 +129,10 @@ def parse_allowed_transitions(value: Any) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for source, targets in data.items():
         src = check_stage_name(str(source), "stage in allowed transitions")
+        if targets is not None and not isinstance(targets, str | list | tuple):
+            raise InvalidInputError(
+                f"allowed transitions from {src!r} must be a list of stages, got {described(targets)}: e.g. {_EXAMPLE}"
+            )
         listed = [targets] if isinstance(targets, str) else list(targets or [])
         result[src] = [check_stage_name(str(t), f"target of {src!r} in allowed transitions") for t in listed]
     return result
@@ -174,8 +179,9 @@ def _policy_updates(
 ) -> dict[str, Any | None]:
     """Property -> new value (None: remove the property, i.e. back to the default)."""
     updates: dict[str, Any | None] = {}
+    require_approval = check_optional_flag(require_approval, "require_approval")
     if require_approval is not None:
-        updates[MODEL_REQUIRES_APPROVAL] = bool(require_approval)
+        updates[MODEL_REQUIRES_APPROVAL] = require_approval
     if allowed_transitions is not None:
         if isinstance(allowed_transitions, str) and not allowed_transitions.strip():
             updates[MODEL_ALLOWED_TRANSITIONS] = None
@@ -183,6 +189,7 @@ def _policy_updates(
             parsed = parse_allowed_transitions(allowed_transitions)
             updates[MODEL_ALLOWED_TRANSITIONS] = json.dumps(parsed, sort_keys=True)
     if demote_to is not None:
+        demote_to = check_text(demote_to, "demote_to", example="'archived'")
         updates[MODEL_DEMOTE_TO] = check_demote_to(demote_to) if demote_to.strip() else None
     return updates
 
@@ -259,15 +266,16 @@ def set_lifecycle_policy(
         InvalidInputError: For invalid transitions or ``demote_to`` (a ``ValueError``).
         NotFoundError: For an unknown model (a ``LookupError``).
     """
+    updates = _policy_updates(require_approval, allowed_transitions, demote_to)
+    dry_run = check_flag(dry_run, "dry_run")
+    common = lifecycle_common_fields(actor, reason, None)
     model = find_model_by_name(conn, model_name)
     previous = lifecycle_policy(model)
-    updates = _policy_updates(require_approval, allowed_transitions, demote_to)
     fresh = get_registered_model(conn, model)
     props = _updated_properties(fresh, updates)
     policy = lifecycle_policy({**fresh, "customProperties": props})
     changed = policy.event_text() != previous.event_text()
     seq = 0
     if changed and not dry_run:
-        common = lifecycle_common_fields(actor, reason, None)
         seq = _record_policy_change(conn, model, updates, (previous, policy), common)
     return PolicyChange(model=model_name, policy=policy, previous=previous, changed=changed, event_seq=seq)

@@ -14,9 +14,11 @@ from typing import Any
 from kfp_model_lifecycle.client import RegistryConnection, Wire
 from kfp_model_lifecycle.errors import InvalidInputError, NotFoundError
 from kfp_model_lifecycle.lifecycle.commit import CommitOutcome, Decide, commit_lifecycle_event
+from kfp_model_lifecycle.lifecycle.completeness import incomplete_version_error, is_complete
 from kfp_model_lifecycle.lifecycle.conventions import Stage
 from kfp_model_lifecycle.lifecycle.describe import describe_lifecycle_event
 from kfp_model_lifecycle.lifecycle.events import read_lifecycle_events
+from kfp_model_lifecycle.lifecycle.inputs import check_flag, check_number, check_text, check_text_list
 from kfp_model_lifecycle.lifecycle.names import check_alias_name, check_demote_to, check_stage_name
 from kfp_model_lifecycle.lifecycle.planning import (
     AliasPlan,
@@ -66,6 +68,11 @@ class PromotionRequest:
     record_rejections: bool = True
     max_attempts: int = 60
 
+    @property
+    def needs_model_artifact(self) -> bool:
+        """Whether the version must be complete: anything but archiving it or removing aliases needs its model."""
+        return bool(self.set_aliases) or self.stage not in ("", Stage.ARCHIVED)
+
 
 def check_promotion_request(
     stage: str,
@@ -96,20 +103,27 @@ def check_promotion_request(
         The request.
 
     Raises:
-        InvalidInputError: For invalid names, an alias both set and removed, a rollback to another stage, or
-            nothing to do (a ``ValueError``).
+        InvalidInputError: For values of the wrong type, invalid names, an alias both set and removed, a rollback
+            to another stage, or nothing to do (a ``ValueError``).
     """
-    stage_name = check_stage_name(stage) if (stage or "").strip() else ""
-    set_aliases = tuple(check_alias_name(a) for a in (aliases or []) if str(a or "").strip())
-    drop_aliases = tuple(check_alias_name(a) for a in (remove_aliases or []) if str(a or "").strip())
+    stage_text = check_text(stage, "stage", example="'production'")
+    stage_name = check_stage_name(stage_text) if stage_text.strip() else ""
+    set_aliases = tuple(check_alias_name(a) for a in check_text_list(aliases, "aliases", example="['champion']"))
+    drop_aliases = tuple(
+        check_alias_name(a) for a in check_text_list(remove_aliases, "remove_aliases", example="['challenger']")
+    )
     both = sorted(set(set_aliases) & set(drop_aliases))
     if both:
         raise InvalidInputError(f"alias(es) {both} are both set and removed: choose one")
+    demote_to = check_text(demote_to, "demote_to", example="'archived'").strip()
     if demote_to:
         check_demote_to(demote_to)
+    require_approval, rollback = check_flag(require_approval, "require_approval"), check_flag(rollback, "rollback")
+    dry_run, record_rejections = check_flag(dry_run, "dry_run"), check_flag(record_rejections, "record_rejections")
+    max_attempts = int(check_number(max_attempts, "max_attempts", minimum=1, whole=True, example="60"))
     if rollback:
         if stage_name and stage_name != Stage.PRODUCTION:
-            raise InvalidInputError(f"rollback re-promotes to production: leave stage empty (got {stage!r})")
+            raise InvalidInputError(f"rollback re-promotes to production: leave stage empty (got {stage_text!r})")
         stage_name = Stage.PRODUCTION.value
     elif not (stage_name or set_aliases or drop_aliases):
         raise InvalidInputError("nothing to do: give a stage, aliases to set or remove, or rollback=True")
@@ -118,9 +132,9 @@ def check_promotion_request(
         set_aliases,
         drop_aliases,
         demote_to=demote_to,
-        require_approval=bool(require_approval),
-        rollback=bool(rollback),
-        dry_run=bool(dry_run),
+        require_approval=require_approval,
+        rollback=rollback,
+        dry_run=dry_run,
         record_rejections=record_rejections,
         max_attempts=max_attempts,
     )
@@ -132,7 +146,12 @@ def _subject(
     """The model and version to promote (no version yet for a rollback: it comes from the history)."""
     if not request.rollback:
         resolved = resolve_model_reference(
-            conn, reference, default_model=default_model, repair=not request.dry_run, with_artifact=False
+            conn,
+            reference,
+            default_model=default_model,
+            repair=not request.dry_run,
+            with_artifact=request.needs_model_artifact,
+            purpose="promoted",
         )
         return resolved.model, resolved.version
     ref = parse_model_reference(reference, default_model)
@@ -203,7 +222,10 @@ class _Promotion:
                 + ". Fix: promote a specific version instead (`kml models promote NAME:VERSION --stage"
                 " production`)"
             )
-        return self._version_by_id(choice.version_id)
+        target = self._version_by_id(choice.version_id)
+        if not is_complete(self.conn, target):
+            raise incomplete_version_error(format_model_reference(self.model_name, choice.version), "rolled back to")
+        return target
 
     def _decide_stage(self, state: LifecycleState) -> dict[str, Any]:
         request = self.request
@@ -343,6 +365,7 @@ def promote_model_version(
         ApprovalRequiredError: A missing approval (a ``PermissionError``).
         NotFoundError: Unknown model, version or alias; nothing to roll back to (a ``LookupError``).
     """
+    reference = check_text(reference, "model reference", example="'iris:1.0.3'")
     request = check_promotion_request(
         stage,
         aliases,

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from kfp_model_lifecycle.lifecycle.inputs import check_mapping, check_text
 from kfp_model_lifecycle.lineage import RunContext, is_missing_value
 
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
@@ -24,15 +25,20 @@ def lifecycle_common_fields(
 
     Returns:
         ``actor``, ``reason`` and ``evidence``.
+
+    Raises:
+        InvalidInputError: For an actor or reason that is not text, or evidence that is not a mapping.
     """
-    who = (actor or "").strip()
+    who = check_text(actor, "actor", example="'user:alice'").strip()
+    why = check_text(reason, "reason", example="'accuracy +2%'").strip()
+    given = check_mapping(evidence, "evidence", example="{'ticket': 'ML-42'}")
     if not who:
         try:
             who = f"user:{getpass.getuser()}"
         except Exception:  # no user name in some containers
             who = "unknown"
-    clean = {k: v for k, v in dict(evidence or {}).items() if v not in _EMPTY}
-    return {"actor": who, "reason": (reason or "").strip(), "evidence": clean}
+    clean = {k: v for k, v in given.items() if v not in _EMPTY}
+    return {"actor": who, "reason": why, "evidence": clean}
 
 
 def lifecycle_run_evidence(
@@ -47,7 +53,12 @@ def lifecycle_run_evidence(
 
     Returns:
         The evidence dict (empty values dropped).
+
+    Raises:
+        InvalidInputError: For an evidence URI that is not text, or evidence that is not a mapping.
     """
+    evidence_uri = check_text(evidence_uri, "evidence_uri", example="'s3://reports/compare.html'")
+    more = check_mapping(evidence, "evidence", example="{'ticket': 'ML-42'}")
     data = {
         "run_id": context.run_id or "",
         "run_name": context.run_name or "",
@@ -57,7 +68,7 @@ def lifecycle_run_evidence(
         "namespace": context.namespace or "",
         "report_uri": "" if is_missing_value(evidence_uri) else (evidence_uri or "").strip(),
     }
-    data.update(dict(evidence or {}))
+    data.update(more)
     return {k: v for k, v in data.items() if v not in _EMPTY}
 
 
@@ -70,7 +81,11 @@ def lifecycle_run_actor(context: RunContext, actor: str = "") -> str:
 
     Returns:
         The actor ("" when nothing is known: then the local user name is used).
+
+    Raises:
+        InvalidInputError: For an actor that is not text.
     """
+    actor = check_text(actor, "actor", example="'user:alice'")
     if actor and not is_missing_value(actor):
         return actor.strip()
     run = context.run_name or context.run_id or ""

@@ -14,7 +14,6 @@ The Python API behind ``kml models list/search/show/history/policy``::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kfp_model_lifecycle.client import RegistryConnection, Wire
@@ -36,6 +35,7 @@ from kfp_model_lifecycle.lifecycle.catalog import (
     version_metrics,
     version_row,
 )
+from kfp_model_lifecycle.lifecycle.completeness import complete_version_ids, newest_complete
 from kfp_model_lifecycle.lifecycle.conventions import (
     INITIAL_STAGE,
     MODEL_PRODUCTION_VERSION_ID,
@@ -48,6 +48,8 @@ from kfp_model_lifecycle.lifecycle.conventions import (
     is_lifecycle_key,
 )
 from kfp_model_lifecycle.lifecycle.events import read_lifecycle_events
+from kfp_model_lifecycle.lifecycle.freshness import CurrentView, current_version, current_view, current_views
+from kfp_model_lifecycle.lifecycle.inputs import check_flag, check_text
 from kfp_model_lifecycle.lifecycle.policy import LifecyclePolicy, lifecycle_policy
 from kfp_model_lifecycle.lifecycle.properties import plain_properties
 from kfp_model_lifecycle.lifecycle.references import (
@@ -58,7 +60,30 @@ from kfp_model_lifecycle.lifecycle.references import (
 )
 from kfp_model_lifecycle.lifecycle.registry import find_model_by_name
 from kfp_model_lifecycle.lifecycle.search import has_stage_helper, translate_search_query, unmoved_versions_query
-from kfp_model_lifecycle.lifecycle.view import repair_lifecycle_view_if_stale
+from kfp_model_lifecycle.lifecycle.summaries import (
+    ModelInfo,
+    ModelOverview,
+    ModelSummary,
+    ShownApproval,
+    VersionDetails,
+    VersionInfo,
+)
+
+__all__ = [
+    "ModelInfo",
+    "ModelOverview",
+    "ModelSummary",
+    "ShownApproval",
+    "VersionDetails",
+    "VersionInfo",
+    "list_models",
+    "model_events",
+    "model_history",
+    "model_policy",
+    "search_models",
+    "show_model",
+    "show_version",
+]
 
 # Model artifact fields shown by `kml models show NAME:VERSION`.
 _ARTIFACT_FIELDS = (
@@ -76,211 +101,9 @@ _ARTIFACT_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class ModelSummary:
-    """A registered model's lifecycle at a glance.
-
-    Attributes:
-        name: The model's name.
-        id: Its id.
-        state: ``LIVE`` or ``ARCHIVED``.
-        owner: Its owner.
-        versions: How many versions it has.
-        production: The production version's name ("" when none).
-        aliases: Alias -> version name.
-        requires_approval: Whether production needs an approval.
-        latest: The newest version's name.
-        updated: When it was last updated (UTC).
-    """
-
-    name: str
-    id: str
-    state: str
-    owner: str
-    versions: int
-    production: str
-    aliases: dict[str, str]
-    requires_approval: bool
-    latest: str
-    updated: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The row as JSON-ready data.
-
-        Returns:
-            Every field.
-        """
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A registered model's own fields.
-
-    Attributes:
-        name: Its name.
-        id: Its id.
-        state: ``LIVE`` or ``ARCHIVED``.
-        owner: Its owner.
-        description: Its description.
-        created: When it was created (UTC).
-        updated: When it was last updated (UTC).
-    """
-
-    name: str
-    id: str
-    state: str
-    owner: str
-    description: str
-    created: str
-    updated: str
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """A model version's own fields.
-
-    Attributes:
-        name: Its name.
-        id: Its id.
-        state: ``LIVE`` or ``ARCHIVED``.
-        author: Its author.
-        description: Its description.
-        created: When it was created (UTC).
-        updated: When it was last updated (UTC).
-    """
-
-    name: str
-    id: str
-    state: str
-    author: str
-    description: str
-    created: str
-    updated: str
-
-
-@dataclass(frozen=True)
-class ShownApproval:
-    """A version's approval as its view shows it.
-
-    Attributes:
-        status: ``approved``, ``rejected`` or ``pending``.
-        by: Who decided.
-        comment: Why.
-        time: When (UTC, ISO 8601).
-    """
-
-    status: str
-    by: str
-    comment: str
-    time: str
-
-
-@dataclass(frozen=True)
-class ModelOverview:
-    """``kml models show NAME``: a registered model, its policy, versions and recent history.
-
-    Attributes:
-        model: The model's own fields.
-        policy: Its lifecycle policy.
-        production: The production version's name ("" when none).
-        aliases: Alias -> version name.
-        versions: One row per version.
-        events: How many events its audit trail has.
-        recent_events: The last ten, as history rows.
-        kind: ``model``.
-    """
-
-    model: ModelInfo
-    policy: LifecyclePolicy
-    production: str
-    aliases: dict[str, str]
-    versions: list[VersionRow]
-    events: int
-    recent_events: list[dict[str, Any]]
-    kind: str = field(default="model", init=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The overview as JSON-ready data.
-
-        Returns:
-            Every field, nested ones as dicts.
-        """
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class VersionDetails:
-    """``kml models show NAME:VERSION`` (or any version reference): one version in full.
-
-    Attributes:
-        reference: ``name:version``.
-        resolved_by: How the reference was resolved, e.g. ``alias champion``.
-        model: The registered model's name.
-        model_id: Its id.
-        version: The version's own fields.
-        stage: Its stage.
-        stage_time: When it got there.
-        aliases: Its aliases, sorted.
-        approval: Its approval, or None.
-        metrics: Its metrics.
-        hyperparameters: Its hyperparameters (``hp_*`` properties, without the prefix).
-        lineage: Run, datasets, code and artifact source properties.
-        artifact: Its model artifact's uri, format and storage fields.
-        labels: Its labels (properties with empty values that are not the lifecycle's).
-        properties: Its other properties.
-        history: The events about it, as history rows.
-        kind: ``version``.
-    """
-
-    reference: str
-    resolved_by: str
-    model: str
-    model_id: str
-    version: VersionInfo
-    stage: str
-    stage_time: str
-    aliases: list[str]
-    approval: ShownApproval | None
-    metrics: dict[str, float]
-    hyperparameters: dict[str, Any]
-    lineage: dict[str, Any]
-    artifact: dict[str, Any]
-    labels: list[str]
-    properties: dict[str, Any]
-    history: list[dict[str, Any]]
-    kind: str = field(default="version", init=False)
-
-    @property
-    def name(self) -> str:
-        """The registered model's name."""
-        return self.model
-
-    @property
-    def version_name(self) -> str:
-        """The version's name, e.g. ``1.0.3``."""
-        return self.version.name
-
-    @property
-    def id(self) -> str:
-        """The version's id."""
-        return self.version.id
-
-    @property
-    def model_uri(self) -> str:
-        """The model artifact's URI ("" when the version has no model artifact)."""
-        return str(self.artifact.get("uri") or "")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The details as JSON-ready data.
-
-        Returns:
-            Every field, nested ones as dicts.
-        """
-        return asdict(self)
-
-
-def _model_summary(model: Wire, own: list[Wire], names: Mapping[str, str]) -> ModelSummary:
+def _model_summary(
+    model: Wire, own: list[Wire], names: Mapping[str, str], latest: tuple[str, list[str]]
+) -> ModelSummary:
     production = str(plain_properties(model).get(MODEL_PRODUCTION_VERSION_ID) or "")
     try:
         requires_approval = lifecycle_policy(model).requires_approval
@@ -295,19 +118,36 @@ def _model_summary(model: Wire, own: list[Wire], names: Mapping[str, str]) -> Mo
         production=names.get(production, production),
         aliases={a: names.get(v, v) for a, v in model_aliases(model).items()},
         requires_approval=requires_approval,
-        latest=str(max(own, key=lambda v: int(v["id"])).get("name") or "") if own else "",
+        latest=latest[0],
         updated=format_ms(model.get("lastUpdateTimeSinceEpoch")),
+        incomplete=latest[1],
     )
 
 
+def _latest_complete(conn: RegistryConnection, by_model: Mapping[str, list[Wire]]) -> dict[str, tuple[str, list[str]]]:
+    """Model id -> (its newest complete version's name, the newer incomplete ones): one batch for the newest."""
+    newest = {mid: max(own, key=lambda v: int(v["id"])) for mid, own in by_model.items() if own}
+    complete = complete_version_ids(conn, newest.values())
+    found: dict[str, tuple[str, list[str]]] = {}
+    for mid, top in newest.items():
+        if str(top["id"]) in complete:
+            found[mid] = (str(top.get("name") or ""), [])
+            continue
+        older = [v for v in by_model[mid] if v is not top]
+        version, skipped = newest_complete(conn, older)
+        incomplete = [str(v.get("name") or "") for v in [top, *skipped]]
+        found[mid] = (str((version or {}).get("name") or ""), incomplete)
+    return found
+
+
 def list_models(conn: RegistryConnection) -> list[ModelSummary]:
-    """All registered models with their lifecycle at a glance.
+    """All registered models with their lifecycle at a glance, as their audit trails say (a stale view is repaired).
 
     Args:
         conn: A registry connection.
 
     Returns:
-        One summary per model, by name.
+        One summary per model, by name; ``latest`` is the newest complete version.
     """
     by_model: dict[str, list[Wire]] = {}
     names: dict[str, str] = {}
@@ -315,7 +155,14 @@ def list_models(conn: RegistryConnection) -> list[ModelSummary]:
         by_model.setdefault(str(version.get("registeredModelId")), []).append(version)
         names[str(version.get("id"))] = str(version.get("name") or "")
     models = sorted(list_all_models(conn), key=lambda m: str(m.get("name") or ""))
-    return [_model_summary(m, by_model.get(str(m["id"]), []), names) for m in models]
+    views = current_views(conn, models)
+    latest = _latest_complete(conn, by_model)
+    return [
+        _model_summary(
+            views[str(m["id"])].model, by_model.get(str(m["id"]), []), names, latest.get(str(m["id"]), ("", []))
+        )
+        for m in models
+    ]
 
 
 def _matching_versions(query: str, fetch: Callable[[str | None], list[Wire]]) -> list[Wire]:
@@ -337,10 +184,24 @@ def _matching_versions(query: str, fetch: Callable[[str | None], list[Wire]]) ->
     return moved + [v for v in candidates if VERSION_STAGE not in (v.get("customProperties") or {})]
 
 
+def _searched_views(conn: RegistryConnection, model: str) -> dict[str, CurrentView]:
+    """The current views of the models a search covers (stale ones repaired BEFORE the registry filters)."""
+    scope = [find_model_by_name(conn, model)] if model else list_all_models(conn)
+    return current_views(conn, scope)
+
+
 def search_models(
-    conn: RegistryConnection, query: str = "", *, model: str = "", models_only: bool = False
+    conn: RegistryConnection,
+    query: str = "",
+    *,
+    model: str = "",
+    models_only: bool = False,
+    include_incomplete: bool = False,
 ) -> list[VersionRow] | list[ModelSummary]:
     """Find model versions (or registered models) by criteria, with the registry's ``filterQuery``.
+
+    Stages, aliases and approvals are matched against a view that includes the whole audit trail: a view left
+    behind by a writer that died is repaired first.
 
     Args:
         conn: A registry connection.
@@ -349,22 +210,38 @@ def search_models(
         model: Only versions of this registered model.
         models_only: Search registered models instead of versions (the query applies to model properties, e.g.
             ``kml_requires_approval = true`` or ``name LIKE "iris%"``; no helpers).
+        include_incomplete: Also return versions whose registration did not finish (``complete`` False); by
+            default they are left out, as they cannot be used.
 
     Returns:
         For versions: their rows, by model and id; for models: the :func:`list_models` rows that match.
+
+    Raises:
+        InvalidInputError: For a query, model or flag of the wrong type, or a query the helpers cannot read.
     """
-    if models_only:
+    query = check_text(query, "query", example="'accuracy > 0.9'")
+    model = check_text(model, "model", example="'iris'").strip()
+    include_incomplete = check_flag(include_incomplete, "include_incomplete")
+    if check_flag(models_only, "models_only"):
         wanted = {str(m["id"]) for m in list_all_models(conn, query.strip() or None)}
         return [row for row in list_models(conn) if row.id in wanted]
+    if query.strip():
+        translate_search_query(query)  # a malformed query fails before anything is read
+    views = _searched_views(conn, model)
     if model:
-        found = find_model_by_name(conn, model)
-        versions = _matching_versions(query, lambda f: list_versions_of(conn, found, f))
-        models = {str(found["id"]): found}
+        only = next(iter(views.values())).model
+        versions = _matching_versions(query, lambda f: list_versions_of(conn, only, f))
     else:
         versions = _matching_versions(query, lambda f: list_all_versions(conn, f))
-        models = {str(m["id"]): m for m in list_all_models(conn)}
-    aliases = aliases_by_version(models.values())
-    rows = [version_row(models.get(str(v.get("registeredModelId")), {"name": "?"}), v, aliases) for v in versions]
+    aliases = aliases_by_version(view.model for view in views.values())
+    complete = complete_version_ids(conn, versions)
+    rows = []
+    for version in versions:
+        view = views.get(str(version.get("registeredModelId")))
+        if include_incomplete or str(version["id"]) in complete:
+            shown = current_version(version, view)
+            owner = view.model if view else {"name": "?"}
+            rows.append(version_row(owner, shown, aliases, complete=str(version["id"]) in complete))
     return sorted(rows, key=lambda r: (r.model, int(r.version_id or 0)))
 
 
@@ -382,9 +259,11 @@ def model_policy(conn: RegistryConnection, model_name: str) -> LifecyclePolicy:
 
 
 def _model_overview(conn: RegistryConnection, model_name: str) -> ModelOverview:
-    model = repair_lifecycle_view_if_stale(conn, find_model_by_name(conn, model_name))
-    model = get_timed_model(conn, str(model["id"])) or model
-    versions = list_versions_of(conn, model)
+    view = current_view(conn, find_model_by_name(conn, model_name))
+    timed = get_timed_model(conn, str(view.model["id"]))
+    model = {**timed, "customProperties": view.model.get("customProperties") or {}} if timed else view.model
+    versions = [current_version(v, view) for v in list_versions_of(conn, model)]
+    complete = complete_version_ids(conn, versions)
     names = {str(v["id"]): str(v.get("name") or "") for v in versions}
     production = str(plain_properties(model).get(MODEL_PRODUCTION_VERSION_ID) or "")
     events = read_lifecycle_events(conn, str(model["id"]))
@@ -403,7 +282,7 @@ def _model_overview(conn: RegistryConnection, model_name: str) -> ModelOverview:
         policy=lifecycle_policy(model),
         production=names.get(production, production),
         aliases={a: names.get(v, v) for a, v in model_aliases(model).items()},
-        versions=[version_row(model, v, aliases) for v in versions],
+        versions=[version_row(model, v, aliases, complete=str(v["id"]) in complete) for v in versions],
         events=len(events),
         recent_events=[event_row(e) for e in events[-10:]],
     )
@@ -438,9 +317,10 @@ def _property_groups(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _version_details(conn: RegistryConnection, reference: str) -> VersionDetails:
-    resolved = resolve_model_reference(conn, reference)
+    resolved = resolve_model_reference(conn, reference, allow_incomplete=True)
     model, artifact = resolved.model, resolved.artifact or {}
-    version = get_timed_version(conn, str(resolved.version["id"])) or resolved.version
+    timed = get_timed_version(conn, str(resolved.version["id"]))
+    version = current_version(timed, CurrentView(model, resolved.state)) if timed else resolved.version
     vid = str(version["id"])
     props = plain_properties(version)
     events = read_lifecycle_events(conn, str(model["id"]))
@@ -465,6 +345,7 @@ def _version_details(conn: RegistryConnection, reference: str) -> VersionDetails
         approval=_shown_approval(props),
         artifact={k: artifact[k] for k in _ARTIFACT_FIELDS if artifact.get(k)},
         history=[event_row(e) for e in events if vid in (e.get("version_id"), e.get("demoted_version_id"))],
+        complete=bool(resolved.complete),
         **_property_groups(props),
     )
 

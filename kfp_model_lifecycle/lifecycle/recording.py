@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp_model_lifecycle.lifecycle.audit import record_lifecycle_event
+from kfp_model_lifecycle.lifecycle.inputs import check_mapping, check_text
 from kfp_model_lifecycle.lifecycle.provenance import lifecycle_run_actor, lifecycle_run_evidence
 from kfp_model_lifecycle.lifecycle.run import JobSettings
 from kfp_model_lifecycle.lineage import RunContext
@@ -80,6 +81,10 @@ def run_record_model_event(
     job = JobSettings(
         run_id, run_name, pipeline_name, task_name, namespace, kfp_ui_url, registry_url, verify_tls, ca_bundle_path
     )
+    for name, value in (("model_reference", model_reference), ("event_type", event_type), ("reason", reason),
+                        ("evidence_uri", evidence_uri), ("actor", actor)):  # fmt: skip
+        check_text(value, name)
+    check_mapping(evidence, "evidence", example="{'report': 's3://reports/compare.html'}")
     context, conn = job.start(env, context)
     try:
         event = record_lifecycle_event(

@@ -9,6 +9,7 @@ from typing import Any
 
 from kfp_model_lifecycle.client import RegistryConnection, Wire
 from kfp_model_lifecycle.errors import InvalidInputError, NotFoundError
+from kfp_model_lifecycle.lifecycle.completeness import incomplete_version_error, newest_complete
 from kfp_model_lifecycle.lifecycle.conventions import (
     LATEST,
     MODEL_ALIAS,
@@ -19,6 +20,8 @@ from kfp_model_lifecycle.lifecycle.conventions import (
     VERSION_STAGE_TIME,
     Stage,
 )
+from kfp_model_lifecycle.lifecycle.freshness import CurrentView, current_version, current_view
+from kfp_model_lifecycle.lifecycle.inputs import check_text, shown
 from kfp_model_lifecycle.lifecycle.names import check_alias_name
 from kfp_model_lifecycle.lifecycle.properties import plain_properties
 from kfp_model_lifecycle.lifecycle.registry import (
@@ -28,7 +31,11 @@ from kfp_model_lifecycle.lifecycle.registry import (
     get_model_version_by_id,
     list_model_versions,
 )
-from kfp_model_lifecycle.lifecycle.view import repair_lifecycle_view_if_stale
+from kfp_model_lifecycle.lifecycle.state import LifecycleState
+
+MAX_NAME_CHARS = 255
+"""No model or version name the registry stores is longer (its name columns hold 255 characters)."""
+REFERENCE_EXAMPLE = "'iris:1.0.3' or 'iris@champion'"
 
 
 class ReferenceKind(StrEnum):
@@ -66,6 +73,8 @@ class ResolvedVersion:
         artifact: Its ModelArtifact, or None (not looked up, or none linked).
         reference: The canonical ``name:version``.
         selector: How it was found, e.g. ``alias champion`` or ``stage production``.
+        complete: Whether the version has its model artifact (None when not looked up).
+        state: The audit trail's state when the stored view was behind and was read through (None otherwise).
     """
 
     model: dict[str, Any]
@@ -73,6 +82,8 @@ class ResolvedVersion:
     artifact: dict[str, Any] | None
     reference: str
     selector: str
+    complete: bool | None = None
+    state: LifecycleState | None = None
 
 
 def _selector(reference: str, text: str) -> tuple[str, ReferenceKind, str]:
@@ -82,7 +93,7 @@ def _selector(reference: str, text: str) -> tuple[str, ReferenceKind, str]:
         value = value.strip()
         if not value:
             raise InvalidInputError(
-                f"model reference {reference!r} ends with '@': write name@ALIAS, e.g. 'iris@champion'"
+                f"model reference {shown(reference)} ends with '@': write name@ALIAS, e.g. 'iris@champion'"
             )
         if value.lower() in STAGES:
             return model, ReferenceKind.STAGE, value.lower()
@@ -94,7 +105,7 @@ def _selector(reference: str, text: str) -> tuple[str, ReferenceKind, str]:
         value = value.strip()
         if not value:
             raise InvalidInputError(
-                f"model reference {reference!r} ends with ':': write name:VERSION, e.g. 'iris:1.0.3'"
+                f"model reference {shown(reference)} ends with ':': write name:VERSION, e.g. 'iris:1.0.3'"
             )
         return model, ReferenceKind.VERSION, value
     return text, ReferenceKind.DEFAULT, ""
@@ -117,16 +128,23 @@ def parse_model_reference(reference: str, default_model: str = "") -> ModelRefer
         The model name, the kind of selector and its value.
 
     Raises:
-        InvalidInputError: For an empty reference without ``default_model``, or an empty version or alias (a
-            ``ValueError``).
+        InvalidInputError: For a reference that is not text, an empty reference without ``default_model``, an empty
+            version or alias, or a name longer than the registry stores (a ``ValueError``).
     """
-    model, kind, value = _selector(reference, (reference or "").strip())
-    model = model.strip() or (default_model or "").strip()
+    text = check_text(reference, "model reference", example=REFERENCE_EXAMPLE)
+    model, kind, value = _selector(text, text.strip())
+    model = model.strip() or check_text(default_model, "default model name", example="'iris'").strip()
     if not model:
         raise InvalidInputError(
-            f"model reference {reference!r} names no model: write 'name', 'name:VERSION' or 'name@ALIAS'"
+            f"model reference {shown(text)} names no model: write 'name', 'name:VERSION' or 'name@ALIAS'"
             " (e.g. 'iris-classifier@champion')"
         )
+    for part, what in ((model, "model name"), (value, "version or alias")):
+        if len(part) > MAX_NAME_CHARS:
+            raise InvalidInputError(
+                f"the {what} in model reference {shown(text)} is {len(part)} characters long: the Model Registry"
+                f" stores at most {MAX_NAME_CHARS}, so no such model exists; check the reference"
+            )
     return ModelReference(model=model, kind=kind, value=value)
 
 
@@ -158,19 +176,19 @@ def model_aliases(model: Mapping[str, Any]) -> dict[str, str]:
     return {k[len(MODEL_ALIAS_PREFIX) :]: str(v) for k, v in sorted(props.items()) if k.startswith(MODEL_ALIAS_PREFIX)}
 
 
-# Each resolver: (conn, model, name, value, reference) -> (version, selector).
-_Resolver = Callable[[RegistryConnection, Wire, str, str, str], tuple[Wire, str]]
+# Each resolver: (conn, view of the model, name, value, reference) -> (version, selector).
+_Resolver = Callable[[RegistryConnection, CurrentView, str, str, str], tuple[Wire, str]]
 
 
-def _by_version(conn: RegistryConnection, model: Wire, name: str, value: str, reference: str) -> tuple[Wire, str]:
-    return find_model_version(conn, model, value), f"version {value}"
+def _by_version(conn: RegistryConnection, view: CurrentView, name: str, value: str, reference: str) -> tuple[Wire, str]:
+    return find_model_version(conn, view.model, value), f"version {value}"
 
 
-def _by_alias(conn: RegistryConnection, model: Wire, name: str, value: str, reference: str) -> tuple[Wire, str]:
+def _by_alias(conn: RegistryConnection, view: CurrentView, name: str, value: str, reference: str) -> tuple[Wire, str]:
     alias = check_alias_name(value)
-    holder = str(plain_properties(model).get(MODEL_ALIAS.format(alias=alias)) or "")
+    holder = str(plain_properties(view.model).get(MODEL_ALIAS.format(alias=alias)) or "")
     if not holder:
-        existing = list(model_aliases(model))
+        existing = list(model_aliases(view.model))
         hint = f"its aliases are {', '.join('@' + a for a in existing)}" if existing else "it has no aliases yet"
         raise NotFoundError(
             f"registered model {name!r} has no alias {alias!r}: {hint}; set one with promote_model (aliases=...)"
@@ -185,11 +203,11 @@ def _by_alias(conn: RegistryConnection, model: Wire, name: str, value: str, refe
     return version, f"alias {alias}"
 
 
-def _production(conn: RegistryConnection, model: Wire, name: str, value: str, reference: str) -> tuple[Wire, str]:
-    holder = str(plain_properties(model).get(MODEL_PRODUCTION_VERSION_ID) or "")
+def _production(conn: RegistryConnection, view: CurrentView, name: str, value: str, reference: str) -> tuple[Wire, str]:
+    holder = str(plain_properties(view.model).get(MODEL_PRODUCTION_VERSION_ID) or "")
     if not holder:
         raise NotFoundError(
-            f"registered model {name!r} has no version in production, so {reference!r} points at nothing:"
+            f"registered model {name!r} has no version in production, so {shown(reference)} points at nothing:"
             f" reference a version ({name}:VERSION) or an alias ({name}@ALIAS), or promote a version first"
             f" (`kml models promote {name}:VERSION --stage production`)"
         )
@@ -202,10 +220,13 @@ def _production(conn: RegistryConnection, model: Wire, name: str, value: str, re
     return version, "stage production"
 
 
-def _newest_in_stage(conn: RegistryConnection, model: Wire, name: str, value: str, reference: str) -> tuple[Wire, str]:
+def _newest_in_stage(
+    conn: RegistryConnection, view: CurrentView, name: str, value: str, reference: str
+) -> tuple[Wire, str]:
     if value == Stage.PRODUCTION:
-        return _production(conn, model, name, value, reference)
-    candidates = [v for v in list_model_versions(conn, model) if plain_properties(v).get(VERSION_STAGE) == value]
+        return _production(conn, view, name, value, reference)
+    listed = [current_version(v, view) for v in list_model_versions(conn, view.model)]
+    candidates = [v for v in listed if plain_properties(v).get(VERSION_STAGE) == value]
     if not candidates:
         raise NotFoundError(
             f"registered model {name!r} has no version in stage {value!r}: `kml models show {name}` lists its"
@@ -215,11 +236,20 @@ def _newest_in_stage(conn: RegistryConnection, model: Wire, name: str, value: st
     return version, f"stage {value}"
 
 
-def _latest(conn: RegistryConnection, model: Wire, name: str, value: str, reference: str) -> tuple[Wire, str]:
-    versions = list_model_versions(conn, model)
+def _latest(conn: RegistryConnection, view: CurrentView, name: str, value: str, reference: str) -> tuple[Wire, str]:
+    versions = list_model_versions(conn, view.model)
     if not versions:
         raise NotFoundError(f"registered model {name!r} has no versions yet: register one first")
-    return versions[-1], "latest"
+    newest, skipped = newest_complete(conn, versions)
+    if newest is None:
+        raise NotFoundError(
+            f"registered model {name!r} has no complete version: the registrations of"
+            f" {', '.join(str(v.get('name')) for v in skipped[:5])} did not finish (no model artifact); re-run the"
+            " task that registered one to complete it"
+        )
+    return newest, "latest" + (
+        f" (skipped incomplete {', '.join(str(v.get('name')) for v in skipped)})" if skipped else ""
+    )
 
 
 _RESOLVERS: dict[ReferenceKind, _Resolver] = {
@@ -238,45 +268,56 @@ def resolve_model_reference(
     default_model: str = "",
     repair: bool = True,
     with_artifact: bool = True,
+    allow_incomplete: bool = False,
+    purpose: str = "used",
 ) -> ResolvedVersion:
     """Find the model version a reference points at.
 
     References: ``name`` (the production version), ``name:VERSION``, ``name@ALIAS``, ``name@production`` (same as
     ``name``), ``name@staging``/``@development``/``@archived`` (the version most recently moved to that stage),
-    ``name@latest`` (the newest version). Aliases and the production pointer are read from the model's properties
-    after checking they include the whole audit trail (``repair``).
+    ``name@latest`` (the newest COMPLETE version: versions whose registration did not finish are passed over).
+    Aliases, stages and the production pointer are what the whole audit trail says: a view left behind by a
+    writer that died is repaired first (``repair``), or read through.
 
     Args:
         conn: From ``connect_model_registry``.
         reference: The reference.
         default_model: Model name for references without one (``@champion``, ``:1.0.3``, "").
-        repair: Repair a stale lifecycle view first (one extra request when it is current). False reads only.
-        with_artifact: Also look up the version's model artifact.
+        repair: Store a view that is behind its audit trail (one extra request when it is current); False reads
+            through it without writing.
+        with_artifact: Also look up the version's model artifact, and refuse a version without one (incomplete:
+            its registration did not finish) unless ``allow_incomplete``.
+        allow_incomplete: Return an incomplete version (``complete`` False) instead of refusing it.
+        purpose: What the version is resolved for, in the refusal (e.g. ``deployed``).
 
     Returns:
         The model, version and (with ``with_artifact``) model artifact, with the canonical reference.
 
     Raises:
-        NotFoundError: Unknown model (similar names listed), version, alias (existing aliases listed), or no
-            version in the requested stage (a ``LookupError``).
+        NotFoundError: Unknown model (similar names listed), version, alias (existing aliases listed), no version in
+            the requested stage, or (with ``with_artifact``) an incomplete version (a ``LookupError``).
         InvalidInputError: For a malformed reference (a ``ValueError``).
     """
     ref = parse_model_reference(reference, default_model)
-    model = find_model_by_name(conn, ref.model)
-    if repair:
-        model = repair_lifecycle_view_if_stale(conn, model)
+    view = current_view(conn, find_model_by_name(conn, ref.model), repair=repair)
+    model = view.model
     name = str(model.get("name") or ref.model)
-    version, selector = _RESOLVERS[ref.kind](conn, model, name, ref.value, reference)
+    version, selector = _RESOLVERS[ref.kind](conn, view, name, ref.value, reference)
     if str(version.get("registeredModelId") or model["id"]) != str(model["id"]):
         raise NotFoundError(
-            f"{reference!r} resolved to model version id {version.get('id')}, which belongs to another registered"
+            f"{shown(reference)} resolved to model version id {version.get('id')}, which belongs to another registered"
             f" model (id {version.get('registeredModelId')}): repair the lifecycle view with `kml models repair {name}`"
         )
+    canonical = format_model_reference(name, str(version.get("name") or ""))
     artifact = find_model_artifact(conn, version) if with_artifact else None
+    if with_artifact and artifact is None and not allow_incomplete:
+        raise incomplete_version_error(canonical, purpose)
     return ResolvedVersion(
         model=model,
-        version=version,
+        version=current_version(version, view),
         artifact=artifact,
-        reference=format_model_reference(name, str(version.get("name") or "")),
+        reference=canonical,
         selector=selector,
+        complete=(artifact is not None) if with_artifact else None,
+        state=view.state,
     )

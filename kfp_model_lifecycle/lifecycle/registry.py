@@ -10,9 +10,34 @@ from collections.abc import Mapping
 from typing import Any
 
 from kfp_model_lifecycle.client import RegistryConnection, Wire
-from kfp_model_lifecycle.errors import NotFoundError
+from kfp_model_lifecycle.errors import InvalidInputError, NotFoundError
+from kfp_model_lifecycle.lifecycle.inputs import check_required_text, shown
 
 MODEL_ARTIFACT_TYPE = "model-artifact"
+MAX_NAME_CHARS = 255
+"""No name the registry stores is longer (its name columns hold 255 characters)."""
+
+
+def check_model_name(model_name: object, what: str = "model name") -> str:
+    """A registered model's name as a caller wrote it: non-empty text the registry could hold.
+
+    Args:
+        model_name: What was passed.
+        what: The parameter, for the message.
+
+    Returns:
+        The name without surrounding white space.
+
+    Raises:
+        InvalidInputError: For anything but non-blank text of at most 255 characters.
+    """
+    name = check_required_text(model_name, what, example="'iris'")
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidInputError(
+            f"{what} {shown(name)} is too long: the Model Registry stores names of at most {MAX_NAME_CHARS}"
+            " characters, so no such model exists"
+        )
+    return name
 
 
 def _model_name_hint(model_name: str, names: list[str]) -> str:
@@ -38,7 +63,9 @@ def find_model_by_name(conn: RegistryConnection, model_name: str) -> Wire:
 
     Raises:
         NotFoundError: When there is no such model (a ``LookupError``); the message lists similar names.
+        InvalidInputError: For a name that is not text, is empty or is longer than the registry stores.
     """
+    model_name = check_model_name(model_name)
     found = conn.call(
         f"find registered model {model_name!r}",
         lambda api: api.find_registered_model(name=model_name),
@@ -54,7 +81,7 @@ def find_model_by_name(conn: RegistryConnection, model_name: str) -> Wire:
         )
     ]
     raise NotFoundError(
-        f"no registered model named {model_name!r} in the Model Registry at {conn.url}:"
+        f"no registered model named {shown(model_name)} in the Model Registry at {conn.url}:"
         f" {_model_name_hint(model_name, names)}"
     )
 
@@ -111,7 +138,7 @@ def find_model_version(conn: RegistryConnection, model: Mapping[str, Any], versi
     """
     model_id = str(model["id"])
     found = conn.call(
-        f"find version {version_name!r} of model {model.get('name')!r}",
+        f"find version {shown(version_name)} of model {model.get('name')!r}",
         lambda api: api.find_model_version(name=version_name, parent_resource_id=model_id),
         tolerate=(404,),
     )
@@ -125,7 +152,7 @@ def find_model_version(conn: RegistryConnection, model: Mapping[str, Any], versi
         hint = f"its newest versions are {', '.join(repr(n) for n in names[-5:])}"
     else:
         hint = "it has no versions yet"
-    raise NotFoundError(f"registered model {model.get('name')!r} has no version named {version_name!r}: {hint}")
+    raise NotFoundError(f"registered model {model.get('name')!r} has no version named {shown(version_name)}: {hint}")
 
 
 def get_model_version_by_id(conn: RegistryConnection, version_id: str) -> Wire | None:

@@ -13,8 +13,11 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
+from kfp_model_lifecycle.errors import InvalidInputError
 from kfp_model_lifecycle.lifecycle.approval import approve_model_version
-from kfp_model_lifecycle.lifecycle.promotion import promote_model_version
+from kfp_model_lifecycle.lifecycle.inputs import check_flag, check_mapping, check_text, described
+from kfp_model_lifecycle.lifecycle.names import check_approval_status
+from kfp_model_lifecycle.lifecycle.promotion import check_promotion_request, promote_model_version
 from kfp_model_lifecycle.lifecycle.provenance import lifecycle_run_actor, lifecycle_run_evidence
 from kfp_model_lifecycle.lifecycle.reports import lifecycle_summary_markdown, write_text_atomically
 from kfp_model_lifecycle.lifecycle.results import ApprovalResult, PromotionResult
@@ -75,6 +78,13 @@ class JobSettings:
     verify_tls: bool = True
     ca_bundle_path: str = ""
 
+    def __post_init__(self) -> None:
+        for name in ("run_id", "run_name", "pipeline_name", "task_name", "namespace", "kfp_ui_url"):
+            check_text(getattr(self, name), name)
+        check_text(self.registry_url, "registry_url", example="'http://model-registry-service.kubeflow:8080'")
+        check_text(self.ca_bundle_path, "ca_bundle_path", example="'/etc/ssl/registry-ca.pem'")
+        check_flag(self.verify_tls, "verify_tls")
+
     def start(self, env: Mapping[str, str] | None, context: RunContext | None) -> tuple[RunContext, RegistryConnection]:
         """The run context (collected unless given) and an open registry connection.
 
@@ -84,8 +94,13 @@ class JobSettings:
 
         Returns:
             The run context and the connection (close it when done).
+
+        Raises:
+            InvalidInputError: When ``env`` is not a mapping or ``context`` not a ``RunContext``.
         """
-        env = os.environ if env is None else env
+        if context is not None and not isinstance(context, RunContext):
+            raise InvalidInputError(f"context must be a RunContext (or None), got {described(context)}")
+        env = os.environ if env is None else check_mapping(env, "env", example="dict(os.environ)")
         if context is None:
             context = collect_run_context(
                 self.run_id, self.run_name, self.pipeline_name, self.task_name, self.namespace, self.kfp_ui_url, env=env
@@ -94,6 +109,13 @@ class JobSettings:
             self.registry_url, verify_tls=self.verify_tls, ca_bundle_path=self.ca_bundle_path, env=env
         )
         return context, conn
+
+
+def _check_job_texts(evidence: object, **values: object) -> None:
+    """Check a job's text and evidence inputs before it connects (the operations check them again, with the rest)."""
+    check_mapping(evidence, "evidence", example="{'ticket': 'ML-42'}")
+    for name, value in values.items():
+        check_text(value, name)
 
 
 def _log_plan(summary: list[str], dry_run: bool, nothing: str) -> None:
@@ -169,14 +191,18 @@ def run_promote_model(
     job = JobSettings(
         run_id, run_name, pipeline_name, task_name, namespace, kfp_ui_url, registry_url, verify_tls, ca_bundle_path
     )
+    check_promotion_request(stage, aliases, remove_aliases, demote_to=demote_to, require_approval=require_approval,
+                            rollback=rollback, dry_run=dry_run)  # fmt: skip
+    _check_job_texts(evidence, model_reference=model_reference, reason=reason, evidence_uri=evidence_uri, actor=actor,
+                     summary_path=summary_path)  # fmt: skip
     context, conn = job.start(env, context)
     try:
         result = promote_model_version(
             conn,
             model_reference,
             stage=stage,
-            aliases=[str(a) for a in (aliases or [])],
-            remove_aliases=[str(a) for a in (remove_aliases or [])],
+            aliases=aliases,
+            remove_aliases=remove_aliases,
             reason=reason,
             evidence=lifecycle_run_evidence(context, evidence_uri=evidence_uri, evidence=evidence),
             actor=lifecycle_run_actor(context, actor),
@@ -245,6 +271,12 @@ def run_approve_model(
     job = JobSettings(
         run_id, run_name, pipeline_name, task_name, namespace, kfp_ui_url, registry_url, verify_tls, ca_bundle_path
     )
+    check_approval_status(status)
+    check_flag(dry_run, "dry_run")
+    _check_job_texts(
+        evidence, model_reference=model_reference, comment=comment, evidence_uri=evidence_uri, approver=approver,
+        summary_path=summary_path,
+    )  # fmt: skip
     context, conn = job.start(env, context)
     try:
         result = approve_model_version(

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 
 from kfp_model_lifecycle.errors import InvalidInputError
 from kfp_model_lifecycle.lifecycle.conventions import (
+    APPROVAL_STATUSES,
     INITIAL_STAGE,
     LABEL_ALIAS,
+    STAGES,
     VERSION_APPROVAL_STATUS,
     VERSION_STAGE,
 )
+from kfp_model_lifecycle.lifecycle.inputs import check_text, shown
 from kfp_model_lifecycle.lifecycle.names import check_alias_name
 
 _TOKEN_RE = re.compile(
@@ -21,12 +24,16 @@ _TOKEN_RE = re.compile(
 # Helpers that name a version property.
 _FIELD_HELPERS = {"stage": VERSION_STAGE, "approval": VERSION_APPROVAL_STATUS}
 _WORD_OPERATORS = ("IN", "LIKE", "ILIKE")
+# The values each helper may be compared with by =, !=, <> and IN.
+_HELPER_VALUES = {"stage": STAGES, "approval": APPROVAL_STATUSES}
+_EQUALITY_OPERATORS = ("=", "!=", "<>", "IN")
 _OPEN, _CLOSE, _COMMA = ("punct", "("), ("punct", ")"), ("punct", ",")
 
 Token = tuple[str, str]
 
 
 def _tokens(query: str) -> list[Token]:
+    query = check_text(query, "search query", example="'accuracy > 0.9 AND stage = \"production\"'")
     tokens: list[Token] = []
     pos = 0
     while pos < len(query):
@@ -35,7 +42,7 @@ def _tokens(query: str) -> list[Token]:
         match = _TOKEN_RE.match(query, pos)
         if not match or match.end() == pos:
             raise InvalidInputError(
-                f"cannot read the search query at {query[pos : pos + 20]!r}: check quotes and operators"
+                f"cannot read the search query at {shown(query[pos : pos + 20])}: check quotes and operators"
             )
         kind = match.lastgroup or "word"
         tokens.append((kind, match.group(kind)))
@@ -86,6 +93,27 @@ def _alias_clause(tokens: list[Token], i: int) -> tuple[str, int]:
     )
 
 
+def _check_helper_values(tokens: list[Token], i: int, helper: str) -> None:
+    """Refuse ``stage = "prod"`` or ``stage = 5``: a helper compared for equality takes quoted known names."""
+    op = tokens[i + 1][1].upper()
+    if op not in _EQUALITY_OPERATORS:
+        return
+    allowed = _HELPER_VALUES[helper]
+    j = i + 2
+    values = tokens[j : j + 1]
+    if op == "IN" and values == [_OPEN]:
+        values = []
+        while j + 1 < len(tokens) and tokens[j + 1] != _CLOSE:
+            j += 1
+            values += [tokens[j]] if tokens[j] != _COMMA else []
+    for kind, text in values or [("", "")]:
+        if kind != "string" or _unquote(text) not in allowed:
+            raise InvalidInputError(
+                f"{helper} {op} {text[:40] or '(nothing)'}: the {helper} helper compares with a quoted"
+                f' name, one of {", ".join(allowed)}, e.g. {helper} = "{allowed[0]}"'
+            )
+
+
 def _joined(pieces: list[str]) -> str:
     text = ""
     for piece in pieces:
@@ -120,6 +148,7 @@ def translate_search_query(query: str) -> str:
         kind, text = tokens[i]
         helper = text.lower() if kind == "word" else ""
         if helper in _FIELD_HELPERS and _compared(tokens, i):
+            _check_helper_values(tokens, i, helper)
             out.append(_FIELD_HELPERS[helper])
             i += 1
         elif helper == "alias" and _compared(tokens, i):

@@ -4,7 +4,8 @@ Only the ModelArtifact is linked to the version. KServe's ``model-registry://`` 
 (kubeflow/hub ``cmd/csi``, ``modelregistry_provider.go``) lists the version's artifacts newest first
 (``orderBy=CREATE_TIME``, ``sortOrder=DESC``) and fails with "no model artifact found" unless the first one is a
 model artifact, while the registry UI shows the version's FIRST artifact (by id) as its model: so the model
-artifact must be the version's only artifact. Dataset artifacts are created on their own (``POST /artifacts``),
+artifact must be the version's only artifact. It carries the reference property ``kml_model_version_id`` (readers
+tell complete versions by it). Dataset artifacts are created on their own (``POST /artifacts``),
 named ``<role>-dataset-of-version-<version id>``, with the ``externalId`` ``kml-dataset:<version id>:<index>``
 (unique in the registry: a retried or concurrent write finds the one already created) and the reference
 properties ``kml_model_version_id``, ``kml_registered_model_id``, ``kml_model_name`` and ``kml_version_name``;
@@ -23,6 +24,7 @@ from mr_openapi.models.artifact_type_query_param import ArtifactTypeQueryParam
 
 from kfp_model_lifecycle.client import RegistryConnection, Wire
 from kfp_model_lifecycle.errors import RegistryError
+from kfp_model_lifecycle.lifecycle import MODEL_ARTIFACT_VERSION_ID
 from kfp_model_lifecycle.lineage.context import RunContext
 from kfp_model_lifecycle.lineage.sources import DatasetRecord
 from kfp_model_lifecycle.log import logger
@@ -77,12 +79,15 @@ def build_model_artifact(
     context: RunContext,
     model_format: ModelFormat | None = None,
     storage: ArtifactStorage | None = None,
+    *,
+    pipeline_run: bool = True,
 ) -> Wire:
     """The ModelArtifact (wire form) with the KFP lineage in its ``modelSource*`` fields.
 
     Named after the model, as the official client does (so ``ModelRegistry.get_model_artifact(name, version)``
     finds it). ``modelSourceKind="kfp"``, ``modelSourceClass="pipelinerun"``, ``modelSourceGroup=<namespace>``,
-    ``modelSourceId=<run id>``, ``modelSourceName=<run name>``; unknown values are left out.
+    ``modelSourceId=<run id>``, ``modelSourceName=<run name>``; unknown values are left out, and so are all five for
+    a registration made outside a pipeline (``pipeline_run=False``: there is no run to name).
 
     Args:
         model_name: The registered model's name.
@@ -90,6 +95,7 @@ def build_model_artifact(
         context: From ``collect_run_context``.
         model_format: The serving format (default: unknown).
         storage: How KServe reads the artifact (default: from the URI alone).
+        pipeline_run: Whether a KFP pipeline run registers the model.
 
     Returns:
         The request body for ``POST /model_versions/{id}/artifacts``.
@@ -106,12 +112,15 @@ def build_model_artifact(
         "storageKey": storage.key,
         "storagePath": storage.path,
         "serviceAccountName": storage.service_account_name,
-        "modelSourceKind": MODEL_SOURCE_KIND,
-        "modelSourceClass": MODEL_SOURCE_CLASS,
-        "modelSourceGroup": context.namespace,
-        "modelSourceId": context.run_id,
-        "modelSourceName": context.run_name,
     }
+    if pipeline_run:
+        body.update(
+            modelSourceKind=MODEL_SOURCE_KIND,
+            modelSourceClass=MODEL_SOURCE_CLASS,
+            modelSourceGroup=context.namespace,
+            modelSourceId=context.run_id,
+            modelSourceName=context.run_name,
+        )
     return {k: v for k, v in body.items() if v}
 
 
@@ -165,8 +174,29 @@ def version_artifacts(conn: RegistryConnection, version_id: str) -> dict[str, Wi
     return {str(item.get("name")): item for item in items}
 
 
+def model_artifact_for_version(body: Wire, version_id: str) -> Wire:
+    """The ModelArtifact body to link to a version: with the reference property ``kml_model_version_id``.
+
+    Every write that links a model artifact sends this body, so readers tell complete versions with one filtered
+    list (``lifecycle.completeness``) instead of one request per version.
+
+    Args:
+        body: From :func:`build_model_artifact`.
+        version_id: The ModelVersion it is linked to.
+
+    Returns:
+        A copy of ``body`` with the property.
+    """
+    properties = dict(body.get("customProperties") or {})
+    properties[MODEL_ARTIFACT_VERSION_ID] = to_metadata_value(str(version_id))
+    return {**body, "customProperties": properties}
+
+
 def ensure_model_artifact(conn: RegistryConnection, version_id: str, body: Wire) -> Wire:
     """Link the ModelArtifact to the version unless it has it already (matched by name).
+
+    The artifact gets the reference property ``kml_model_version_id`` (the version's id), so readers find which
+    versions are complete with one filtered list instead of one request per version.
 
     Args:
         conn: From ``connect_model_registry``.
@@ -192,9 +222,10 @@ def ensure_model_artifact(conn: RegistryConnection, version_id: str, body: Wire)
             version_id,
             ", ".join(others),
         )
+    linked = model_artifact_for_version(body, version_id)
     created = conn.call(
         f"add {body['artifactType']} {name!r} to model version {version_id}",
-        lambda api: api.upsert_model_version_artifact(version_id, models.Artifact.from_dict(body)),
+        lambda api: api.upsert_model_version_artifact(version_id, models.Artifact.from_dict(linked)),
         tolerate=(409,),
     )
     if created:

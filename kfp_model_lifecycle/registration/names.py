@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 
 from kfp_model_lifecycle.errors import InvalidInputError
+from kfp_model_lifecycle.lifecycle import check_text, shown
 
 MAX_STORED_LENGTH = 255
 MAX_OWNER_PREFIX_LENGTH = len("2147483647:")
@@ -25,11 +26,8 @@ MAX_NAME_LENGTH = MAX_STORED_LENGTH - MAX_OWNER_PREFIX_LENGTH
 MAX_UNLINKED_ARTIFACT_NAME_LENGTH = MAX_STORED_LENGTH - UUID_PREFIX_LENGTH
 MAX_PROPERTY_KEY_LENGTH = MAX_STORED_LENGTH
 MAX_EXTERNAL_ID_LENGTH = MAX_STORED_LENGTH
-SHOWN_CHARS = 40
-
-
-def _shown(name: str) -> str:
-    return repr(name) if len(name) <= SHOWN_CHARS else f"{name[:SHOWN_CHARS]!r}..."
+HEAD_CHARS = 40
+"""How much of a too-long name its error message shows (the message gives its length)."""
 
 
 def check_name_length(name: str, what: str, limit: int, why: str) -> str:
@@ -49,7 +47,7 @@ def check_name_length(name: str, what: str, limit: int, why: str) -> str:
     """
     if len(name) > limit:
         raise InvalidInputError(
-            f"{what} {_shown(name)} is {len(name)} characters long: at most {limit} are allowed ({why})."
+            f"{what} {name[:HEAD_CHARS]!r}… is {len(name)} characters long: at most {limit} are allowed ({why})."
             f" Fix: use a shorter {what}"
         )
     return name
@@ -66,10 +64,10 @@ def check_registry_name(value: str, what: str) -> str:
         The name without surrounding white space.
 
     Raises:
-        InvalidInputError: For an empty name, one longer than 244 characters (the registry stores it as
-            ``<owner id>:<name>`` in 255), or one with ``/`` or control characters.
+        InvalidInputError: For a name that is not text, an empty one, one longer than 244 characters (the registry
+            stores it as ``<owner id>:<name>`` in 255), or one with ``/`` or control characters.
     """
-    name = (value or "").strip() if isinstance(value, str) else ""
+    name = check_text(value, what, example="'iris-classifier'").strip()
     if not name:
         raise InvalidInputError(f"{what} is empty: give a name, e.g. 'iris-classifier'")
     check_name_length(
@@ -80,11 +78,11 @@ def check_registry_name(value: str, what: str) -> str:
     )
     if "/" in name:
         raise InvalidInputError(
-            f"{what} {name!r} contains '/': not allowed, because model-registry://<model>/<version> URIs (KServe) and"
-            f" the registry UI split on it; use '-' instead, e.g. {name.replace('/', '-')!r}"
+            f"{what} {shown(name)} contains '/': not allowed, because model-registry://<model>/<version> URIs (KServe)"
+            f" and the registry UI split on it; use '-' instead, e.g. {shown(name.replace('/', '-'))}"
         )
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise InvalidInputError(f"{what} {name!r} contains control characters: use printable characters only")
+        raise InvalidInputError(f"{what} {shown(name)} contains control characters: use printable characters only")
     return name
 
 

@@ -16,6 +16,7 @@ from kfp_model_lifecycle.lineage.context import RunContext, collect_run_context,
 from kfp_model_lifecycle.lineage.sources import DatasetInput
 from kfp_model_lifecycle.log import logger
 from kfp_model_lifecycle.registration.artifacts import ArtifactStorage, build_dataset_artifacts, build_model_artifact
+from kfp_model_lifecycle.registration.inputs import CheckedInputs, RegistrationSource, check_registration_inputs
 from kfp_model_lifecycle.registration.model_lineage import (
     ModelLineage,
     find_model_lineage,
@@ -89,6 +90,7 @@ def run_register_model(
     output_path: str = "",
     env: Mapping[str, str] | None = None,
     context: RunContext | None = None,
+    source: str = RegistrationSource.PIPELINE,
 ) -> RegistrationResult:
     """The whole ``register_model`` job on plain values: collect lineage, connect, register, write the output.
 
@@ -125,33 +127,34 @@ def run_register_model(
         output_path: Where to write the output pointer file ("" to skip).
         env: Environment (default ``os.environ``).
         context: A precomputed ``collect_run_context`` result (tests); default: collected here.
+        source: ``pipeline`` (a KFP task: the model artifact names the run, ``modelSourceKind=kfp``) or ``manual``
+            (Python or ``kml models register``: no run to name, and no warning about retried tasks). Python only.
 
     Returns:
         The registered version, the lineage recorded and the output artifact's metadata.
 
     Raises:
-        InvalidInputError: For an invalid model or version name, or a model without URI (before any network call).
+        InvalidInputError: For an input of the wrong type or value (a NaN metric, ``labels=5``...), an invalid model
+            or version name, or a model without URI -- before anything is read or written.
     """
-    model_name = _checked_model_name(model_name, version, model_uri, model_path)
-    metadata = dict(model_metadata or {})
+    checked = check_registration_inputs(dict(locals()))
+    model_name = _checked_model_name(model_name, checked.version, model_uri, model_path)
+    metadata = checked.model_metadata
     if context is None:
         context = collect_run_context(run_id, run_name, pipeline_name, task_name, namespace, kfp_ui_url, env=env)
     model_format = resolve_model_format(model_format_name, model_format_version, metadata)
-    lineage = find_model_lineage(context, model_format, metadata, code_version, training_image, datasets or (), env)
-    properties = _version_properties(lineage, model_uri, metadata, hyperparameters, metrics, labels)
-    storage = ArtifactStorage(storage_key, storage_path, service_account_name)
+    lineage = find_model_lineage(context, model_format, metadata, code_version, training_image, checked.datasets, env)
+    properties = _version_properties(lineage, model_uri, metadata, checked)
     log_lineage(lineage)
+    pipeline = checked.source == RegistrationSource.PIPELINE
+    storage = ArtifactStorage(storage_key, storage_path, service_account_name)
+    artifact = build_model_artifact(model_name, model_uri, context, model_format, storage, pipeline_run=pipeline)
     draft = VersionDraft(
-        model_name=model_name,
-        version=version,
-        external_id=_idempotency_key(context, model_name, model_uri),
-        properties=properties,
-        model_artifact=build_model_artifact(model_name, model_uri, context, model_format, storage),
-        dataset_artifacts=tuple(build_dataset_artifacts(lineage.datasets)),
-        description=description,
-        author=author,
+        model_name=model_name, version=checked.version, properties=properties, model_artifact=artifact,
+        external_id=_idempotency_key(context, model_name, model_uri, warn=pipeline),
+        dataset_artifacts=tuple(build_dataset_artifacts(lineage.datasets)), description=description, author=author,
         owner=owner,
-    )
+    )  # fmt: skip
     conn = connect_model_registry(registry_url, verify_tls=verify_tls, ca_bundle_path=ca_bundle_path, env=env)
     try:
         registered = register_model_version(conn, draft)
@@ -173,22 +176,17 @@ def _checked_model_name(model_name: str, version: str, model_uri: str, model_pat
 
 
 def _version_properties(
-    lineage: ModelLineage,
-    model_uri: str,
-    metadata: Mapping[str, Any],
-    hyperparameters: Mapping[str, Any] | None,
-    metrics: Mapping[str, Any] | None,
-    labels: Iterable[str] | None,
+    lineage: ModelLineage, model_uri: str, metadata: Mapping[str, Any], checked: CheckedInputs
 ) -> Properties:
     """The version's properties (see ``build_version_properties``); values skipped or replaced are logged."""
     properties, notes = build_version_properties(
         lineage.context,
         model_uri=model_uri,
         datasets=lineage.datasets,
-        hyperparameters=hyperparameters,
+        hyperparameters=checked.hyperparameters,
         model_metadata=metadata,
-        metrics=metrics,
-        labels=labels,
+        metrics=checked.metrics,
+        labels=checked.labels,
         code_version=lineage.code_version,
         training_image=lineage.training_image,
     )
@@ -197,14 +195,15 @@ def _version_properties(
     return properties
 
 
-def _idempotency_key(context: RunContext, model_name: str, model_uri: str) -> str:
-    """The registration key; without a run id a one-off key for this attempt, with a warning."""
+def _idempotency_key(context: RunContext, model_name: str, model_uri: str, *, warn: bool = True) -> str:
+    """The registration key; without a run id a one-off key for this attempt (a pipeline task is warned)."""
     key = registration_key(context, model_name, model_uri)
     if key:
         return key
-    logger.warning(
-        "no run id, so this registration has no idempotency key: a retried task may register another version"
-    )
+    if warn:
+        logger.warning(
+            "no run id, so this registration has no idempotency key: a retried task may register another version"
+        )
     return attempt_key(model_name)
 
 
