@@ -12,6 +12,7 @@ from kfp.dsl import HTML, Markdown, Metrics
 
 from kfp_model_lifecycle.client import connect_model_registry
 from kfp_model_lifecycle.comparison import Leaderboard, compare_versions, run_compare_versions, selection
+from kfp_model_lifecycle.comparison.report.leaderboard_text import row_cells
 from kfp_model_lifecycle.components.compare_versions import compare_versions as compare_versions_component
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
@@ -160,3 +161,10 @@ def test_the_component_function(registry: EmbeddedRegistry, models: dict, tmp_pa
     json.dumps(meta)
     with pytest.raises(ValueError, match="nothing to compare"):
         compare_versions_component.python_func(metrics=["accuracy"], registry_url=registry.url, **outputs)
+
+
+def test_versions_that_never_moved_are_in_development(registry: EmbeddedRegistry, models: dict) -> None:
+    board = _compare(registry, references=["lb-wine:1", "lb-wine:2"], metrics=["accuracy"])
+    assert [row.version.stage for row in board.rows] == ["development", "development"]  # not ""
+    assert all(row.to_dict()["stage"] == "development" for row in board.rows)
+    assert all(row_cells(board, row)[2].text == "development" for row in board.rows)

@@ -18,7 +18,7 @@ from mr_openapi import ModelRegistryServiceApi
 from kfp_model_lifecycle.cli import main
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
 from kfp_model_lifecycle.errors import NotFoundError, RegistryAuthError, RegistryError
-from kfp_model_lifecycle.lifecycle import completeness, freshness, promotion
+from kfp_model_lifecycle.lifecycle import promotion
 from kfp_model_lifecycle.lifecycle.approval import approve_model_version
 from kfp_model_lifecycle.lifecycle.audit import lifecycle_history
 from kfp_model_lifecycle.lifecycle.promotion import promote_model_version
@@ -158,6 +158,8 @@ def test_complete_versions_are_found_with_one_list_not_one_request_per_version(
             ids.append(http.post("/model_versions", json=body).raise_for_status().json()["id"])
     for vid in ids[:5]:  # linked as registration links them; the sixth is incomplete
         ensure_model_artifact(conn, vid, build_model_artifact(name, f"s3://m/{vid}", RunContext()))
+    from kfp_model_lifecycle.lifecycle import completeness  # (new module: imported here, the others run on old code)
+
     asked: list[str] = []
     original = completeness.is_complete
     monkeypatch.setattr(completeness, "is_complete", lambda c, v: asked.append(str(v["id"])) or original(c, v))
@@ -250,6 +252,8 @@ def test_list_and_show_read_through_when_the_view_cannot_be_repaired(
     promote_model_version(conn, f"{name}:1.0.0", stage="production")
     _crashed_promotion(conn, monkeypatch, f"{name}:1.0.1", stage="production")
     stored = _stored(registry, conn, name)
+
+    from kfp_model_lifecycle.lifecycle import freshness  # (new module: imported here, the others run on old code)
 
     def forbidden(*args: Any, **kwargs: Any) -> None:
         raise RegistryAuthError("403: this token may only read", status=403)

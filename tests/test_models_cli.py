@@ -246,3 +246,22 @@ def test_embedded_database_and_token_file(tmp_path: Path, capsys: pytest.Capture
         assert main(["models", "list", "--registry-url", secured.url]) == 1
         err = capsys.readouterr().err
         assert "401" in err and "s3cret" not in err
+
+
+def test_show_prints_hyperparameters_exactly(registry: EmbeddedRegistry, capsys: pytest.CaptureFixture, unique: str):
+    name = f"hp-{unique}"
+    with httpx.Client(base_url=registry.api_url, timeout=30) as http:
+        model_id = http.post("/registered_models", json={"name": name}).raise_for_status().json()["id"]
+        props = {
+            f"hp_{key}": {"double_value": value, "metadataType": "MetadataDoubleValue"}
+            for key, value in {"max_depth": 8.0, "n_estimators": 12345.0, "lr": 0.1234567}.items()
+        }
+        body = {"name": "1.0.0", "registeredModelId": model_id, "customProperties": props}
+        version = http.post("/model_versions", json=body).raise_for_status().json()
+        artifact = {"artifactType": "model-artifact", "name": name, "uri": "s3://m"}
+        http.post(f"/model_versions/{version['id']}/artifacts", json=artifact).raise_for_status()
+    code, out, _ = kml(capsys, registry, "show", f"{name}:1.0.0")
+    lines = {
+        line.split()[0]: line.split()[1] for line in out.split("Hyperparameters:")[1].split("\n\n")[0].splitlines()[1:]
+    }
+    assert code == 0 and lines == {"lr": "0.1234567", "max_depth": "8", "n_estimators": "12345"}
