@@ -24,14 +24,14 @@ from kfp import dsl
 from sklearn.datasets import load_breast_cancer
 from sklearn.tree import DecisionTreeClassifier
 
+from kfp_model_lifecycle import lifecycle as lc
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry
 from kfp_model_lifecycle.components.deploy_model import deploy_model_with_context, rollback_deployment_with_context
-from kfp_model_lifecycle.deployment.run import run_deploy_model, run_rollback_deployment
 from kfp_model_lifecycle.deployment.history import RolloutEntry, decode_serve_model
 from kfp_model_lifecycle.deployment.inference_service import get_inference_service
 from kfp_model_lifecycle.deployment.kube import load_kubernetes_client
 from kfp_model_lifecycle.deployment.names import sanitize_inference_service_name
-from kfp_model_lifecycle import lifecycle as lc
+from kfp_model_lifecycle.deployment.run import run_deploy_model, run_rollback_deployment
 from kfp_model_lifecycle.local.cluster import LocalCluster
 from kfp_model_lifecycle.local.cluster.router import REVISION_HEADER
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry

@@ -172,6 +172,9 @@ ENV_PROGRESS_SECONDS = "KML_DEPLOY_PROGRESS_SECONDS"
 """Progress log interval in seconds (default :data:`DEFAULT_PROGRESS_SECONDS`)."""
 ENV_MAX_ATTEMPTS = "KML_K8S_MAX_ATTEMPTS"
 """Attempts for transient Kubernetes API errors (default :data:`DEFAULT_MAX_ATTEMPTS`)."""
+ENV_BACKOFF = "KML_K8S_BACKOFF_SECONDS"
+"""First delay before retrying a transient Kubernetes API error, doubling up to 16 times it (default 0.5)."""
+DEFAULT_BACKOFF_SECONDS = 0.5
 ENV_REQUEST_TIMEOUT = "KML_K8S_TIMEOUT_SECONDS"
 """Client-side timeout of one Kubernetes API request in seconds (default :data:`REQUEST_TIMEOUT_SECONDS`)."""
 DEFAULT_POLL_SECONDS = 2.0

@@ -2,7 +2,8 @@
 
 Credentials come from a kubeconfig when one is named (``--kubeconfig``, ``KUBECONFIG``), else the pod's service
 account, else ``~/.kube/config``. Transient API errors (connection problems, 5xx, 429) are retried with bounded
-backoff (``KML_K8S_MAX_ATTEMPTS``); every other failure becomes one exception whose message names the problem and
+backoff (``KML_K8S_MAX_ATTEMPTS``, ``KML_K8S_BACKOFF_SECONDS``; each request bounded by ``KML_K8S_TIMEOUT_SECONDS``);
+every other failure becomes one exception whose message names the problem and
 the fix (a 403 names the missing RBAC permission and the Role that grants it).
 """
 
@@ -21,8 +22,10 @@ from kubernetes import client, config
 from kfp_model_lifecycle.client import call_with_backoff
 from kfp_model_lifecycle.deployment.conventions import (
     APPS_GROUP,
+    DEFAULT_BACKOFF_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
     DEPLOYMENTS,
+    ENV_BACKOFF,
     ENV_MAX_ATTEMPTS,
     ENV_REQUEST_TIMEOUT,
     KSERVE_API_VERSION,
@@ -314,12 +317,13 @@ def kubernetes_call(
             ``LookupError``, ``ValueError``, ``ConnectionError`` or ``RuntimeError`` subclasses).
     """
     attempts = int(env_float(env, ENV_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, 1))
+    backoff = env_float(env, ENV_BACKOFF, DEFAULT_BACKOFF_SECONDS, 0.0)
     try:
         result, _ = call_with_backoff(
             operation,
             max_attempts=attempts,
-            base_delay=0.5,
-            max_delay=8.0,
+            base_delay=backoff,
+            max_delay=16 * backoff,
             is_transient=is_transient_kubernetes_error,
             describe=kubernetes_error_detail,
         )

@@ -31,6 +31,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,9 @@ class Controller:
         progress_deadline: RawDeployment: ``progressDeadlineSeconds`` of the predictor Deployments (KServe's
             default is 600; short in tests).
         host: Loopback interface for routers and model servers.
+        server_factory: Makes a revision's model server: ``(model_dir, model_name, log_path, host=...)`` ->
+            an object with the interface of :class:`ModelServerProcess` (the default; tests that exercise only
+            the API may pass a lighter one).
     """
 
     def __init__(
@@ -89,11 +93,13 @@ class Controller:
         retire_after: float = 2.0,
         progress_deadline: float = 600.0,
         host: str = "127.0.0.1",
+        server_factory: Callable[..., ModelServerProcess] = ModelServerProcess,
     ) -> None:
         self.store = store
         self.workdir = workdir
         self.registry_url = registry_url
         self.progress_deadline = progress_deadline
+        self.server_factory = server_factory
         self.ready_timeout = ready_timeout
         self.retire_after = retire_after
         self.host = host
@@ -301,7 +307,7 @@ class Controller:
             logger.info("%s/%s: %s failed: %s", namespace, name, revision.name, revision.failure)
             return
         log_path = self.workdir / "logs" / f"{namespace}.{revision.name}.log"
-        server = ModelServerProcess(model_dir, name, log_path, host=self.host)
+        server = self.server_factory(model_dir, name, log_path, host=self.host)
         logger.info(
             "%s/%s: %s loading %s (%s) on %s", namespace, name, revision.name, storage_uri, model_dir, server.url
         )

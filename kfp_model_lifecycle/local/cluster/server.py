@@ -95,6 +95,8 @@ class LocalCluster:
         retire_after: Seconds a revision that lost its traffic keeps running (in-flight requests).
         progress_deadline: RawDeployment: seconds a new ReplicaSet may take to become available before its
             Deployment reports ``ProgressDeadlineExceeded`` (``progressDeadlineSeconds``; KServe's default 600).
+        server_factory: Makes a revision's model server (default: KServe's ``ModelServer`` in a subprocess, see
+            ``Controller``); tests of the API and of recovery may pass a lighter one.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class LocalCluster:
         ready_timeout: float = 120.0,
         retire_after: float = 2.0,
         progress_deadline: float = 600.0,
+        server_factory: Callable[..., Any] | None = None,
     ) -> None:
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
@@ -133,6 +136,7 @@ class LocalCluster:
             retire_after=retire_after,
             progress_deadline=progress_deadline,
             host=host,
+            **({"server_factory": server_factory} if server_factory is not None else {}),
         )
         self.registry_controller = (
             RegistryController(self.store, registry_url, registry_token) if registry_url else None
