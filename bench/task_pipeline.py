@@ -36,17 +36,19 @@ def trivial_no_install() -> str:
 
 @dsl.component(base_image="python:3.11", install_kfp_package=False)
 def make_model(source: str, accuracy: float, model: Output[Model], metrics: Output[Metrics]):
-    """A trained model stand-in: copies a saved sklearn model and reports its accuracy."""
+    """A trained model stand-in: copies a saved sklearn model (KServe's layout) and reports its accuracy."""
+    import os
     import shutil
 
-    shutil.copyfile(source, model.path)
+    os.makedirs(model.path, exist_ok=True)
+    shutil.copyfile(source, os.path.join(model.path, "model.joblib"))
     model.metadata["framework"] = "sklearn"
     model.metadata["framework_version"] = "1"
     metrics.log_metric("accuracy", accuracy)
 
 
 def build(model_name: str, model_file: str, registry_url: str, with_deploy: bool) -> Any:
-    """The pipeline: each component once, in an order where each one has something to do."""
+    """The pipeline: each component once (deploy_model twice: a rollback needs an earlier deployment)."""
 
     @dsl.pipeline(name="bench-tasks")
     def bench_tasks() -> None:
@@ -68,6 +70,7 @@ def build(model_name: str, model_file: str, registry_url: str, with_deploy: bool
         event.after(approve)
         if with_deploy:
             deploy = deploy_model(model_reference=champion, timeout_seconds=120, registry_url=url).after(event)
-            rollback_deployment(model_name=model_name, timeout_seconds=120, registry_url=url).after(deploy)
+            update = deploy_model(model_reference=latest, timeout_seconds=120, registry_url=url).after(deploy)
+            rollback_deployment(model_name=model_name, timeout_seconds=120, registry_url=url).after(update)
 
     return bench_tasks
