@@ -396,3 +396,21 @@ def test_dataset_inputs_are_accepted_as_before(world: World) -> None:
     dataset = DatasetInput("train", "train", "s3://data/train.csv")
     registered = _register(world, model_uri="s3://models/with-data", datasets=[dataset], version="10.0.0")
     assert world.lc.get(f"{world.name}:{registered.version_name}").lineage["dataset_0_role"] == "train"
+
+
+@pytest.mark.parametrize(
+    ("bad", "fragment"),
+    [
+        ({"candidate": 5}, "candidate must be text"),
+        ({"candidate_version_id": -3}, "candidate_version_id"),
+        ({"candidate_metrics": [0.9]}, "candidate_metrics must be a mapping"),
+        ({"candidate_predictions_path": 3}, "candidate_predictions_path must be text"),
+        ({"verify_tls": "no"}, "verify_tls must be True or False"),
+        ({"env": "x"}, "env must be a mapping"),
+    ],
+)
+def test_run_compare_models_checks_candidate_inputs_before_connecting(bad: dict[str, Any], fragment: str) -> None:
+    arguments = {"gates": [{"metric": "accuracy", "higher_is_better": True, "threshold": 0.5}], "candidate": "m:1"}
+    # an address nothing listens on: reaching it would fail differently, so the check must come first
+    with pytest.raises(InvalidInputError, match=fragment):
+        run_compare_models(**{**arguments, "registry_url": "http://127.0.0.1:9", **bad})

@@ -55,8 +55,11 @@ def test_register_from_the_command_line(
     assert result["reference"] == f"{name}:1.0.0" and result["properties"]["model_meta_source"] == "manual"
     assert result["properties"]["hp_max_depth"] == 5 and result["properties"]["accuracy"] == 0.93
     assert len(result["properties"]["dataset_0_sha256"]) == 64
-    code, out, _ = kml(capsys, registry, "register", name, "--uri", "s3://b/m", "--version", "minor")
+    code, out, _ = kml(
+        capsys, registry, "register", name, "--uri", "s3://b/m", "--version", "minor", "--param", "depth=8"
+    )
     assert code == 0 and f"registered {name}:1.1.0" in out
+    assert "hp_depth = 8\n" in out  # a whole number prints as one, not 8.0
     shown = kml_json(capsys, registry, "show", f"{name}:1.0.0")
     assert shown["hyperparameters"] == {"criterion": "gini", "max_depth": 5} and shown["labels"] == ["nightly"]
     assert shown["artifact"]["modelFormatVersion"] == "1" and shown["version"]["description"] == "by hand"

@@ -12,7 +12,7 @@ from typing import Any
 
 from kfp_model_lifecycle.api import metrics_in_common, register_local_model
 from kfp_model_lifecycle.api.manual import parse_assignments
-from kfp_model_lifecycle.cli.output import print_json, render_table
+from kfp_model_lifecycle.cli.output import exact_value, print_json, render_table
 from kfp_model_lifecycle.cli.registry_access import registry_env
 from kfp_model_lifecycle.client import RegistryConnection
 from kfp_model_lifecycle.comparison.leaderboard import Leaderboard, compare_versions
@@ -88,7 +88,7 @@ def cmd_register(conn: RegistryConnection, args: argparse.Namespace) -> int:
     verb = "found the earlier registration" if result.reused else "registered"
     print(f"{verb} {summary['reference']} (version id {result.version_id}) in {result.registry_url}")
     for key, value in summary["properties"].items():
-        print(f"  {key} = {value!r}" if value != "" else f"  label {key}")
+        print(f"  {key} = {exact_value(value)}" if value != "" else f"  label {key}")
     if summary["missing"]:
         print(f"  not recorded: {', '.join(summary['missing'])} (the warnings above say how to record them)")
     return 0

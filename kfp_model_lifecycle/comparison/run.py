@@ -19,7 +19,7 @@ from kfp_model_lifecycle.comparison.predictions import Predictions, read_predict
 from kfp_model_lifecycle.comparison.ranking import Ranking, TrendPoint, metric_trend, rank_model_versions
 from kfp_model_lifecycle.comparison.recorded_predictions import find_predictions_uri, record_predictions_artifact
 from kfp_model_lifecycle.comparison.result import ComparisonResult, metric_rows
-from kfp_model_lifecycle.comparison.settings import BaselineMode, CompareSettings
+from kfp_model_lifecycle.comparison.settings import BaselineMode, CompareSettings, check_candidate_inputs
 from kfp_model_lifecycle.comparison.significance import Significance, SignificanceStatus, assess_significance
 from kfp_model_lifecycle.comparison.versions import (
     METRIC_SOURCE_RUN,
@@ -148,6 +148,22 @@ def run_compare_models(
         NotFoundError: When an explicit candidate or baseline reference does not exist.
         FileNotFoundError: When a predictions file passed in cannot be read.
     """
+    check_candidate_inputs(
+        candidate=candidate,
+        candidate_version_id=candidate_version_id,
+        model_name=model_name,
+        candidate_metrics=candidate_metrics,
+        paths={
+            "candidate_predictions_path": candidate_predictions_path,
+            "candidate_predictions_uri": candidate_predictions_uri,
+            "candidate_predictions_name": candidate_predictions_name,
+            "baseline_predictions_path": baseline_predictions_path,
+        },
+        registry_url=registry_url,
+        verify_tls=verify_tls,
+        ca_bundle_path=ca_bundle_path,
+        env=env,
+    )
     settings = CompareSettings.from_inputs(
         gates=gates,
         baseline=baseline,
