@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import yaml
 from kfp import dsl
+from kubernetes import client
 from sklearn.datasets import load_breast_cancer
 from sklearn.tree import DecisionTreeClassifier
 
@@ -31,11 +32,12 @@ from kfp_model_lifecycle.deployment.history import RolloutEntry, decode_serve_mo
 from kfp_model_lifecycle.deployment.inference_service import get_inference_service
 from kfp_model_lifecycle.deployment.kube import load_kubernetes_client
 from kfp_model_lifecycle.deployment.names import sanitize_inference_service_name
-from kfp_model_lifecycle.deployment.run import run_deploy_model, run_rollback_deployment
+from kfp_model_lifecycle.deployment.run import run_deploy_model, run_rollback_deployment, run_undeploy_model
 from kfp_model_lifecycle.local.cluster import LocalCluster
 from kfp_model_lifecycle.local.cluster.router import REVISION_HEADER
 from kfp_model_lifecycle.local.registry import EmbeddedRegistry
 
+REGISTRY_FINALIZER = "modelregistry.kubeflow.org/finalizer"
 NS = "kubeflow-user"  # the stand-in kubeconfig's namespace: the default target outside a pod
 ROWS = 12
 
@@ -94,7 +96,8 @@ def model_name(registry: EmbeddedRegistry, model_dirs: dict[str, Path]) -> str:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, registry: EmbeddedRegistry) -> Iterator[LocalCluster]:
-    with LocalCluster(tmp_path_factory.mktemp("cluster"), registry_url=registry.url, retire_after=0.2) as local_cluster:
+    workdir = tmp_path_factory.mktemp("cluster")
+    with LocalCluster(workdir, registry_url=registry.url, retire_after=0.2, progress_deadline=3) as local_cluster:
         yield local_cluster
 
 
@@ -196,6 +199,14 @@ def test_a_403_names_the_missing_permission_before_changing_anything(
     assert "may not patch inferenceservices.serving.kserve.io in namespace 'kubeflow-user'" in text
     assert "components/deploy_model/rbac.yaml" in text and "Nothing was changed" in text
     assert cluster.store.list(NS)[0] == []
+    # RawDeployment reads the predictor Deployment: `get deployments.apps` is checked in advance too.
+    cluster.forbid("get", "deployments")
+    try:
+        with pytest.raises(PermissionError, match=r"may not get deployments\.apps in namespace 'kubeflow-user'"):
+            run_deploy_model(model_reference=f"{model_name}:1.0.0", deployment_mode="Standard")
+    finally:
+        cluster.allow("get", "deployments")
+    assert cluster.store.list(NS)[0] == []
     # A 403 from the call itself (no advance check) is explained the same way.
     k8s = load_kubernetes_client()
     cluster.forbid("get")
@@ -239,6 +250,8 @@ def test_a_pipeline_deploys_a_registered_version(
     record = registry_record(registry, name)
     assert labels["modelregistry.kubeflow.org/inference-service-id"] == record["id"]
     assert record["desiredState"] == "DEPLOYED" and record["modelVersionId"] == v1
+    linked = cluster.wait_for(name, lambda o: REGISTRY_FINALIZER in (o["metadata"].get("finalizers") or []), timeout=30)
+    assert linked["metadata"]["labels"]["modelregistry.kubeflow.org/inference-service-id"] == record["id"]
     assert record["customProperties"]["url"]["string_value"] == url
     assert record["customProperties"]["kml_deployed_version"]["string_value"] == "1.0.0"
     (first,) = rollouts(registry, record)
@@ -346,6 +359,26 @@ def test_a_broken_model_is_rolled_back_automatically_and_the_old_one_keeps_answe
     assert failed.failure_reason == "BlockedByFailedLoad: ModelLoadFailed" and failed.restored is True
     assert "failed, rolled back" in failed.phases
     assert [e["version"] for e in deployment_events(conn, model_name)] == ["1.0.0", "2.0.0"]  # nothing new
+    assert REGISTRY_FINALIZER in live["metadata"]["finalizers"], "the registry controller's finalizer is kept"
+    assert live["metadata"]["labels"]["modelregistry.kubeflow.org/inference-service-id"] == record["id"]
+
+
+def test_an_invalid_spec_fails_at_once_and_the_running_version_stays(
+    cluster: LocalCluster, registry: EmbeddedRegistry, conn: RegistryConnection, model_name: str
+) -> None:
+    # The stand-in serves v1 and v2 only: grpc-v2 is an InvalidSpec. KServe then writes nothing but modelStatus (no
+    # observedGeneration), so a wait on observedGeneration would run into the timeout; this one fails at once.
+    name = isvc_name(model_name)
+    with pytest.raises(RuntimeError) as caught:
+        run_deploy_model(model_reference=f"{model_name}:2.0.0", protocol_version="grpc-v2", timeout_seconds=120)
+    text = str(caught.value)
+    assert "failed during the rollout: InvalidSpec: InvalidPredictorSpec" in text
+    assert "protocolVersion 'grpc-v2'" in text and "Rolled back automatically" in text
+    live = cluster.store.get(NS, name)
+    assert "protocolVersion" not in live["spec"]["predictor"]["model"]
+    failed = rollouts(registry, registry_record(registry, name))[-1]
+    assert (failed.outcome, failed.failure_reason) == ("failed", "InvalidSpec: InvalidPredictorSpec")
+    assert registry_record(registry, name)["modelVersionId"] == version_id(conn, model_name, "2.0.0")
 
 
 def test_rollback_deployment_in_a_pipeline_redeploys_the_previous_version(
@@ -392,6 +425,7 @@ def test_kml_models_deployments_shows_where_and_when(
         ("1.0.0", "deployed", False),
         ("2.0.0", "deployed", False),
         ("3.0.0", "failed", False),
+        ("2.0.0", "failed", False),
         ("1.0.0", "deployed", True),
     ]
     args = _cli(["deployments", model_name, "--registry-url", registry.url])
@@ -417,6 +451,36 @@ def test_a_failed_first_raw_deployment_is_removed_again(
     (failed,) = rollouts(registry, record)
     assert failed.outcome == "failed" and failed.restore_action == "deleted" and failed.canary_percent == 0
     assert "does not exist" in failed.failure_message
+
+
+def test_new_raw_pods_that_crash_are_caught_by_the_progress_deadline(
+    cluster: LocalCluster,
+    registry: EmbeddedRegistry,
+    model_name: str,
+    data: tuple[np.ndarray, np.ndarray],
+    expected: dict[str, list[int]],
+) -> None:
+    # KServe keeps a RawDeployment Ready while the old pods serve and the new ones crash: only the predictor
+    # Deployment's rollout tells, once its progress deadline (3 s here) has passed.
+    name = "bc-standard"
+    first = run_deploy_model(model_reference=f"{model_name}:1.0.0", inference_service_name=name,
+                             deployment_mode="Standard", timeout_seconds=120)  # fmt: skip
+    assert predict(first.url, name, data[0])[0] == expected["v1"]
+    assert cluster.store.get(NS, name)["status"]["deploymentMode"] == "Standard"
+    with pytest.raises(RuntimeError) as caught:
+        run_deploy_model(model_reference=f"{model_name}:3.0.0", inference_service_name=name,
+                         deployment_mode="RawDeployment", timeout_seconds=120)  # fmt: skip
+    text = str(caught.value)
+    assert "failed during the rollout: ProgressDeadlineExceeded" in text and "timed out progressing" in text
+    assert "Rolled back automatically: the previous spec was restored and is Ready (serving version 1.0.0)" in text
+    assert predict(first.url, name, data[0])[0] == expected["v1"]
+    apps = client.AppsV1Api(cluster.api_client())
+    deployment = apps.read_namespaced_deployment(f"{name}-predictor", NS)
+    assert deployment.status.updated_replicas == deployment.status.available_replicas == deployment.status.replicas
+    (_, failed) = rollouts(registry, registry_record(registry, name))
+    assert failed.outcome == "failed" and failed.failure_reason == "ProgressDeadlineExceeded" and failed.restored
+    undeployed = run_undeploy_model(inference_service_name=name, timeout_seconds=60)
+    assert undeployed.deleted and undeployed.version == "1.0.0"
 
 
 def test_undeploy_marks_the_record_undeployed(

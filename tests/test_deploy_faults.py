@@ -1,4 +1,4 @@
-"""deploy_model under injected faults: every registry and Kubernetes call of a deployment, hit in turn.
+"""deploy_model under injected faults and bad input: every registry and Kubernetes call of a deployment, hit in turn.
 
 A :class:`~fault_proxy.FaultProxy` sits in front of the embedded registry and another in front of the cluster
 stand-in's API server. A recording run counts the calls a deployment makes; then, for every call index, a
@@ -15,6 +15,9 @@ that rollout, the InferenceService serving that version and Ready, and nothing l
 that should not be there, no failed rollout records). Two scenarios: a first deployment (the create whose answer
 is lost) and an update with a canary. The model servers are stubs (the recovery logic is under test, not KServe's
 model server), so a deployment takes well under a second.
+
+Bad input (wrong types, 10,000-character names, options KServe would refuse) fails with an error naming the
+parameter and the fix, cut to a readable length, before any write goes through the proxies.
 
 By default each call index gets one fault, the fault kinds taking turns, and every write (POST, PATCH, DELETE)
 also gets its answer lost: every index and every kind is covered, not every pair. ``KML_FAULT_SWEEP=full`` runs
@@ -44,6 +47,7 @@ from kfp_model_lifecycle.client import RegistryConnection, connect_model_registr
 from kfp_model_lifecycle.deployment.history import list_serve_models
 from kfp_model_lifecycle.deployment.records import find_registry_inference_service, find_serving_environment
 from kfp_model_lifecycle.deployment.run import run_deploy_model
+from kfp_model_lifecycle.errors import InvalidInputError
 from kfp_model_lifecycle.lifecycle import lifecycle_history
 from kfp_model_lifecycle.lineage.context import RunContext
 from kfp_model_lifecycle.local.cluster import LocalCluster, write_kubeconfig
@@ -163,7 +167,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, registry: EmbeddedRegistry) 
     for version in ("1.0.0", "2.0.0"):
         (root / version).mkdir()
         (root / version / "model.joblib").write_bytes(b"stub")
-    for model in MODELS.values():  # one model per test, so each audit trail stays short
+    for model in [*MODELS.values(), "fault/slash"]:  # one model per test, so each audit trail stays short
         for version in ("1.0.0", "2.0.0"):
             client.register_model(model, str(root / version), model_format_name="sklearn",
                                   model_format_version="1", version=version)  # fmt: skip
@@ -423,3 +427,93 @@ def test_the_proxy_injects_each_fault_as_described(world: World) -> None:
     with pytest.raises(httpx.TimeoutException):
         httpx.get(url, timeout=HOLD_SECONDS / 2)
     world.registry_proxy.reset()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bad input: a clear error naming the parameter, before anything is written
+# ---------------------------------------------------------------------------------------------------------------
+
+LONG = "x" * 10_000
+DEPLOY_CASES: list[tuple[dict[str, Any], str]] = [
+    ({"canary_percent": "10"}, "canary_percent must be a number, got str '10': pass an integer from 0 to 100"),
+    ({"canary_percent": True}, "canary_percent must be a number, got bool"),
+    ({"canary_percent": 12.5}, "canary_percent 12.5 must be an integer from 0 to 100"),
+    ({"timeout_seconds": "600"}, "timeout_seconds must be a number, got str '600'"),
+    ({"timeout_seconds": -5}, "timeout_seconds must be a positive number of seconds"),
+    ({"resources": "1"}, "resources must be a dict, got str '1'"),
+    ({"resources": {"limits": "1"}}, "resources.limits must map resource names to quantities"),
+    ({"labels": "x"}, "labels must be a dict of strings, got str 'x'"),
+    ({"annotations": ["a"]}, "annotations must be a dict of strings, got list"),
+    ({"annotations": {"team": {"name": "fraud"}}}, "annotations['team'] must be a string, got dict"),
+    ({"min_replicas": "2"}, "min_replicas must be a number, got str '2'"),
+    ({"deployment_mode": 5}, "deployment_mode must be text, got int 5"),
+    ({"protocol_version": "v9"}, "protocol_version 'v9' is not one of v1, v2, grpc-v2"),
+    ({"storage_uri_mode": "s3"}, "storage_uri_mode 's3' is not supported"),
+    ({"runtime": {"name": "sklearn"}}, "runtime must be text, got dict"),
+    ({"dry_run": "false"}, "dry_run must be true or false, got str 'false'"),
+    ({"inference_service_name": LONG}, "inference_service_name 'xxxx"),
+    ({"namespace": LONG}, "namespace 'xxxx"),
+    ({"model_reference": LONG}, "model_reference 'xxxx"),
+    ({"model_reference": None}, "model_reference is empty"),
+    ({"labels": {LONG: "v"}}, "labels key 'xxxx"),
+    ({"model_reference": "fault/slash:1.0.0", "storage_uri_mode": "model-registry"}, "cannot address model name"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "message"), DEPLOY_CASES, ids=[m[:40] for _, m in DEPLOY_CASES])
+def test_bad_deploy_inputs_fail_clearly_before_anything_is_written(
+    world: World, knobs: pytest.MonkeyPatch, inputs: dict[str, Any], message: str
+) -> None:
+    arguments: dict[str, Any] = {
+        "model_reference": f"{MODELS['create', True]}:1.0.0",
+        "inference_service_name": "bad-input",
+        "namespace": NS,
+        "registry_url": world.registry_proxy.url,
+        "kubeconfig_path": str(world.kubeconfig),
+        "env": _environment(True),
+        "context": RunContext(run_id=uuid.uuid4().hex, task_name="deploy", namespace=NS),
+        **inputs,
+    }
+    _expect_refusal(world, lambda: run_deploy_model(**arguments), message)
+
+
+JOB_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("rollback", {"timeout_seconds": "x"}, "timeout_seconds must be a number, got str 'x'"),
+    ("rollback", {"model_name": 5}, "model_name must be text, got int 5"),
+    ("rollback", {"dry_run": "no"}, "dry_run must be true or false"),
+    ("rollback", {"inference_service_name": LONG}, "inference_service_name 'xxxx"),
+    ("undeploy", {"timeout_seconds": "60"}, "timeout_seconds must be a number, got str '60'"),
+    ("undeploy", {"model_name": ["x"]}, "model_name must be text, got list"),
+    ("undeploy", {"inference_service_name": LONG}, "inference_service_name 'xxxx"),
+]
+
+
+@pytest.mark.parametrize(("job", "inputs", "message"), JOB_CASES, ids=[f"{j}-{m[:30]}" for j, _, m in JOB_CASES])
+def test_bad_rollback_and_undeploy_inputs_fail_clearly_before_anything_is_written(
+    world: World, knobs: pytest.MonkeyPatch, job: str, inputs: dict[str, Any], message: str
+) -> None:
+    from kfp_model_lifecycle.deployment.run import run_rollback_deployment, run_undeploy_model
+
+    run = run_rollback_deployment if job == "rollback" else run_undeploy_model
+    arguments: dict[str, Any] = {
+        "model_name": MODELS["update", True],
+        "namespace": NS,
+        "registry_url": world.registry_proxy.url,
+        "kubeconfig_path": str(world.kubeconfig),
+        "env": _environment(True),
+        "context": RunContext(run_id=uuid.uuid4().hex, task_name=job, namespace=NS),
+        **inputs,
+    }
+    _expect_refusal(world, lambda: run(**arguments), message)
+
+
+def _expect_refusal(world: World, call: Any, message: str) -> None:
+    world.registry_proxy.reset()
+    world.k8s_proxy.reset()
+    with pytest.raises(InvalidInputError) as caught:
+        call()
+    text = str(caught.value)
+    assert message in text, text
+    assert len(text) < 800, f"the message repeats too much of the value ({len(text)} characters)"
+    writes = [c for proxy in (world.registry_proxy, world.k8s_proxy) for c in proxy.calls if c.write]
+    assert writes == [], f"written before the input was refused: {writes}"

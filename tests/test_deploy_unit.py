@@ -265,14 +265,12 @@ def test_negative_replicas_mean_unset() -> None:
     assert "minReplicas" not in predictor and "maxReplicas" not in predictor
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [(None, 0), ("", 0), (0, 0), (25, 25), (25.0, 25), ("40", 40), (100, 100)]
-)
+@pytest.mark.parametrize(("value", "expected"), [(None, 0), (0, 0), (25, 25), (25.0, 25), (100, 100)])
 def test_canary_percent_accepts_0_to_100(value: Any, expected: int) -> None:
     assert check_canary_percent(value) == expected
 
 
-@pytest.mark.parametrize("value", [-1, 101, 12.5, "abc", True])
+@pytest.mark.parametrize("value", [-1, 101, 12.5, "abc", "40", "", True])  # KFP delivers numbers, never text
 def test_canary_percent_rejects_anything_else(value: Any) -> None:
     with pytest.raises(ValueError, match="canary_percent"):
         check_canary_percent(value)
@@ -334,7 +332,7 @@ def test_explicit_names_are_validated_with_a_suggestion() -> None:
     assert check_inference_service_name("iris-v2", NS) == "iris-v2"
     with pytest.raises(ValueError, match=r"must consist of lower-case.*use e.g. 'iris-v2'"):
         check_inference_service_name("Iris_V2", NS)
-    with pytest.raises(ValueError, match=r"KServe derives the host name 'a{30,}-predictor-kubeflow-user-example-com'"):
+    with pytest.raises(ValueError, match=r"KServe derives the host name '<name>-predictor-kubeflow-user-example-com'"):
         check_inference_service_name("a" * 30, NS)
     with pytest.raises(ValueError, match="too long"):
         sanitize_inference_service_name("iris", "n" * 50)
@@ -967,7 +965,7 @@ def test_serve_models_decode_into_typed_rollouts() -> None:
         ({"protocol_version": "v3"}, "protocol_version 'v3' is not one of v1, v2, grpc-v2"),
         ({"min_replicas": 3, "max_replicas": 2}, r"min_replicas \(3\) is larger than max_replicas \(2\)"),
         ({"canary_percent": 101}, "canary_percent 101 must be an integer from 0 to 100"),
-        ({"timeout_seconds": 0}, "timeout_seconds must be positive"),
+        ({"timeout_seconds": 0}, "timeout_seconds must be a positive number of seconds"),
     ],
 )
 def test_deploy_inputs_are_checked_before_anything_is_read(inputs: dict[str, Any], message: str) -> None:

@@ -173,6 +173,24 @@ def rollout_key(request: DeployRequest, manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
+def undeploy_key(context: RunContext, namespace: str, name: str, version_id: str) -> str:
+    """The idempotency key of an undeployment: the same for a retried task of a pipeline run, random otherwise.
+
+    Args:
+        context: The run context.
+        namespace: The namespace.
+        name: The InferenceService.
+        version_id: The version it served.
+
+    Returns:
+        32 hex digits.
+    """
+    if not context.run_id:
+        return uuid.uuid4().hex
+    parts = [context.run_id, context.task_name or "", namespace, name, version_id, "undeploy"]
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
 def _previous_version(
     conn: RegistryConnection, record: Mapping[str, Any], live: Mapping[str, Any] | None
 ) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ import re
 from urllib.parse import urlsplit
 
 from kfp_model_lifecycle.deployment.conventions import DNS_LABEL_MAX, HOST_SUFFIX, REVISION_SERVICE_SUFFIX
+from kfp_model_lifecycle.deployment.validation import shown
 from kfp_model_lifecycle.errors import InvalidInputError
 
 _DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
@@ -51,7 +52,7 @@ def check_namespace_name(namespace: str) -> str:
     text = (namespace or "").strip()
     if not _DNS_1123_LABEL.fullmatch(text) or len(text) > DNS_LABEL_MAX:
         raise InvalidInputError(
-            f"namespace {namespace!r} is not a valid Kubernetes namespace name: use at most 63 lower-case letters,"
+            f"namespace {shown(namespace)} is not a valid Kubernetes namespace name: use at most 63 lower-case letters,"
             " digits and '-', starting and ending with a letter or digit (e.g. 'kubeflow-user-example-com')"
         )
     return text
@@ -77,7 +78,7 @@ def sanitize_inference_service_name(model_name: str, namespace: str = "") -> str
     limit = inference_service_name_limit(namespace)
     if limit < _SHORTEST_NAME:
         raise InvalidInputError(
-            f"namespace {namespace!r} is too long ({len(namespace)} characters): KServe's host name"
+            f"namespace {shown(namespace)} is too long ({len(namespace)} characters): KServe's host name"
             " '<name>-predictor-<namespace>' must fit in 63 characters, which leaves no room for a name"
         )
     original = str(model_name or "")
@@ -112,12 +113,12 @@ def check_inference_service_name(name: str, namespace: str = "") -> str:
     if not _DNS_1035_LABEL.fullmatch(text):
         why = "must consist of lower-case letters, digits and '-', start with a letter and end with a letter or digit"
     else:
-        where = f"'{text}{HOST_SUFFIX}{namespace}'" if namespace else f"'{text}{REVISION_SERVICE_SUFFIX}'"
+        where = f"'<name>{HOST_SUFFIX}{namespace}'" if namespace else f"'<name>{REVISION_SERVICE_SUFFIX}'"
         why = (
             f"is {len(text)} characters long: at most {limit} fit, because KServe derives the host name {where},"
             " which must be one DNS label of at most 63 characters"
         )
-    raise InvalidInputError(f"InferenceService name {text!r} {why}. Fix: use e.g. {suggestion!r}")
+    raise InvalidInputError(f"inference_service_name {shown(text)} {why}. Fix: use e.g. {suggestion!r}")
 
 
 def inference_service_name_for(given_name: str, model_name: str, namespace: str) -> str:

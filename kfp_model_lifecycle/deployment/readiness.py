@@ -241,7 +241,7 @@ def inference_service_state(
         return dataclasses.replace(
             base, state=Readiness.DELETED, reason="Deleting", message="the InferenceService is being deleted"
         )
-    failed = _model_failure(status, expectation) or _deployment_failure(deployment, expectation)
+    failed = _deployment_failure(deployment, expectation) or _model_failure(status, expectation)
     if failed is not None:
         return dataclasses.replace(base, state=Readiness.FAILED, reason=failed[0], message=failed[1])
     if str(ready.get("status")) != "True":

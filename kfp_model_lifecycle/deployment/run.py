@@ -17,15 +17,14 @@ interval, default 10), ``KML_K8S_MAX_ATTEMPTS`` (attempts for transient API erro
 
 from __future__ import annotations
 
-import hashlib
+import inspect
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kfp_model_lifecycle.client import RegistryConnection
-from kfp_model_lifecycle.deployment.deploy import DeployOutcome, DeployRequest, deploy_version
+from kfp_model_lifecycle.deployment.deploy import DeployOutcome, DeployRequest, deploy_version, undeploy_key
 from kfp_model_lifecycle.deployment.history import RollbackPlan, plan_rollback
 from kfp_model_lifecycle.deployment.inference_service import (
     delete_inference_service,
@@ -48,7 +47,13 @@ from kfp_model_lifecycle.deployment.session import (
     resolve_deploy_namespace,
     write_manifest_output,
 )
-from kfp_model_lifecycle.deployment.validation import DeploySettings, RolloutOptions, check_timeout_seconds
+from kfp_model_lifecycle.deployment.validation import (
+    DeploySettings,
+    RolloutOptions,
+    check_job_inputs,
+    check_model_reference,
+    check_timeout_seconds,
+)
 from kfp_model_lifecycle.errors import InvalidInputError, KubernetesError
 from kfp_model_lifecycle.lifecycle import lifecycle_run_actor, resolve_model_reference
 from kfp_model_lifecycle.lineage.context import RunContext, collect_run_context
@@ -194,19 +199,11 @@ def run_deploy_model(
         PermissionError: When RBAC denies a verb the rollout needs (nothing was changed).
         DeploymentError: When the rollout failed; the message says what runs now.
     """
+    model_reference, settings, options = _checked_deploy_inputs(locals())
     env = os.environ if env is None else env
-    settings = DeploySettings.from_inputs(
-        deployment_mode=deployment_mode, storage_uri_mode=storage_uri_mode, runtime=runtime,
-        protocol_version=protocol_version, resources=resources, min_replicas=min_replicas, max_replicas=max_replicas,
-        service_account_name=service_account_name, labels=labels, annotations=annotations,
-        registry_service_name=registry_service_name, registry_namespace=registry_namespace,
-    )  # fmt: skip
-    options = RolloutOptions.from_inputs(canary_percent=canary_percent, timeout_seconds=timeout_seconds)
     context = _run_context(context, run_id, run_name, pipeline_name, task_name, kfp_ui_url, env)
     with kubernetes_session(kubeconfig_path, kube_context, env, required=not dry_run) as k8s:
         target_namespace = resolve_deploy_namespace(namespace, context, k8s)
-        if k8s is not None:
-            log.info("Kubernetes API %s (credentials: %s)", k8s.host, k8s.source)
         with registry_session(
             conn, registry_url=registry_url, verify_tls=verify_tls, ca_bundle_path=ca_bundle_path, env=env
         ) as registry:
@@ -215,6 +212,33 @@ def run_deploy_model(
                 context, actor=lifecycle_run_actor(context, actor), reason=reason, dry_run=dry_run,
             )  # fmt: skip
             return _deploy_or_dry_run(registry, k8s, request, dry_run, manifest_path)
+
+
+_DEPLOY_TEXT_INPUTS = (
+    "inference_service_name", "namespace", "reason", "actor", "registry_url", "ca_bundle_path", "kubeconfig_path",
+    "kube_context", "manifest_path",
+)  # fmt: skip
+_SETTINGS_INPUTS = tuple(inspect.signature(DeploySettings.from_inputs).parameters)
+
+
+def _checked_deploy_inputs(inputs: Mapping[str, Any]) -> tuple[str, DeploySettings, RolloutOptions]:
+    """Check every input of ``run_deploy_model`` before anything is read or written.
+
+    Args:
+        inputs: The job's arguments by name.
+
+    Returns:
+        The model reference, the InferenceService settings and the rollout options.
+    """
+    check_job_inputs(
+        {k: inputs[k] for k in _DEPLOY_TEXT_INPUTS}, {"dry_run": inputs["dry_run"], "verify_tls": inputs["verify_tls"]}
+    )
+    reference = check_model_reference(inputs["model_reference"])
+    settings = DeploySettings.from_inputs(**{k: inputs[k] for k in _SETTINGS_INPUTS})
+    options = RolloutOptions.from_inputs(
+        canary_percent=inputs["canary_percent"], timeout_seconds=inputs["timeout_seconds"]
+    )
+    return reference, settings, options
 
 
 def _run_context(
@@ -265,6 +289,8 @@ def _deploy_or_dry_run(
     conn: RegistryConnection, k8s: KubeClient | None, request: DeployRequest, dry_run: bool, manifest_path: str
 ) -> DeploymentResult:
     """Deploy the request (or in a dry run only build its manifest, with the registry record id if it has one)."""
+    if k8s is not None:
+        log.info("Kubernetes API %s (credentials: %s)", k8s.host, k8s.source)
     if dry_run or k8s is None:
         environment = find_serving_environment(conn, request.namespace)
         record = find_registry_inference_service(conn, environment, request.name) if environment else None
@@ -369,6 +395,11 @@ def run_rollback_deployment(
         DeploymentError: When the rollout failed; the message says what runs now.
     """
     env = os.environ if env is None else env
+    check_job_inputs(
+        {"model_name": model_name, "inference_service_name": inference_service_name, "namespace": namespace,
+         "reason": reason, "actor": actor, "registry_url": registry_url, "kubeconfig_path": kubeconfig_path},
+        {"dry_run": dry_run, "verify_tls": verify_tls},
+    )  # fmt: skip
     timeout = check_timeout_seconds(timeout_seconds)
     given_model, given_name = given_text(model_name), given_text(inference_service_name)
     if not given_model and not given_name:
@@ -496,6 +527,12 @@ def run_undeploy_model(
             updated).
     """
     env = os.environ if env is None else env
+    check_job_inputs(
+        {"model_name": model_name, "inference_service_name": inference_service_name, "namespace": namespace,
+         "reason": reason, "actor": actor, "registry_url": registry_url, "kubeconfig_path": kubeconfig_path},
+        {"verify_tls": verify_tls},
+    )  # fmt: skip
+    timeout = check_timeout_seconds(timeout_seconds)
     given_name, given_model = given_text(inference_service_name), given_text(model_name)
     if not given_name and not given_model:
         raise InvalidInputError("undeploying needs inference_service_name or model_name")
@@ -509,7 +546,7 @@ def run_undeploy_model(
             live = get_inference_service(k8s, target_namespace, name)
             environment = find_serving_environment(registry, target_namespace)
             record = find_registry_inference_service(registry, environment, name, live) if environment else None
-            deleted = _delete(k8s, live, target_namespace, name, float(timeout_seconds))
+            deleted = _delete(k8s, live, target_namespace, name, timeout)
             version, records = "", None
             if record:
                 version, records = record_undeployment(
@@ -518,24 +555,6 @@ def run_undeploy_model(
                     key=undeploy_key(context, target_namespace, name, str(record.get("modelVersionId") or "")),
                 )  # fmt: skip
             return UndeployResult(name, target_namespace, deleted, version, records)
-
-
-def undeploy_key(context: RunContext, namespace: str, name: str, version_id: str) -> str:
-    """The idempotency key of an undeployment: the same for a retried task of a pipeline run, random otherwise.
-
-    Args:
-        context: The run context.
-        namespace: The namespace.
-        name: The InferenceService.
-        version_id: The version it served.
-
-    Returns:
-        32 hex digits.
-    """
-    if not context.run_id:
-        return uuid.uuid4().hex
-    parts = [context.run_id, context.task_name or "", namespace, name, version_id, "undeploy"]
-    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def _delete(k8s: KubeClient, live: Mapping[str, Any] | None, namespace: str, name: str, timeout_seconds: float) -> bool:
