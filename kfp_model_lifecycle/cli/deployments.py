@@ -22,7 +22,9 @@ The history comes from the Model Registry's serving records that ``deploy_model`
 namespace, InferenceService, one ServeModel per rollout). Rolling back and undeploying also talk to the cluster:
 ``--kubeconfig`` (default ``KUBECONFIG``, then ``~/.kube/config``) and ``--context``. The work itself is done by
 the package :mod:`kfp_model_lifecycle.deployment` (the code the components run: ``history`` for the records,
-``core`` for the jobs), imported when a command runs so that ``kml`` starts fast.
+``run`` for the jobs), imported when a command runs so that ``kml`` starts fast. Rolling back and undeploying are
+as safe as ``deploy_model``: readiness as KServe reports it, automatic restore, and registry writes done once per
+rollout key (see the deploy_model README, "Retries and recovery").
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ from kfp_model_lifecycle.client import RegistryConnection
 from kfp_model_lifecycle.lineage.context import RunContext
 
 if TYPE_CHECKING:
-    from kfp_model_lifecycle.deployment.run import DeploymentResult, UndeployResult
     from kfp_model_lifecycle.deployment.history import RolloutEntry
+    from kfp_model_lifecycle.deployment.run import DeploymentResult, UndeployResult
 
 __all__ = ["model_deployments", "rollback_deployment", "undeploy"]
 
