@@ -292,6 +292,7 @@ def serve(
     namespace: str = DEFAULT_NAMESPACE,
     forbidden: Iterable[tuple[str, str]] = DEFAULT_FORBIDDEN,
     token: str | None = None,
+    progress_deadline: float = 600.0,
 ) -> None:
     """Run a local cluster in the foreground until Ctrl-C or SIGTERM (``kml cluster up``)."""
     stop = threading.Event()
@@ -308,6 +309,7 @@ def serve(
         namespace=namespace,
         forbidden=forbidden,
         token=token,
+        progress_deadline=progress_deadline,
     )
     try:
         cluster.start()
