@@ -19,6 +19,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import urllib3
 import yaml
 from kubernetes.client.exceptions import ApiException
 
@@ -58,6 +59,7 @@ from kfp_model_lifecycle.deployment.rollout import (
     RestoreResult,
     RolloutFailure,
     RolloutResult,
+    restore_inference_service,
     rollout_inference_service,
 )
 from kfp_model_lifecycle.deployment.run import run_deploy_model
@@ -614,12 +616,19 @@ class FakeCustomObjects:
         self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[tuple[str, Any]] = []
         self.failures: dict[str, list[Exception]] = {}
+        self.lost: dict[str, int] = {}  # verb -> how many of its next answers are lost (the write is done)
         self.rv = 0
 
     def _maybe_fail(self, verb: str) -> None:
         queue = self.failures.get(verb) or []
         if queue:
             raise queue.pop(0)
+
+    def _answer(self, verb: str, result: dict[str, Any]) -> dict[str, Any]:
+        if self.lost.get(verb):
+            self.lost[verb] -= 1
+            raise urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError("reset by peer"))
+        return result
 
     def _commit(self, key: tuple[str, str], obj: dict[str, Any]) -> dict[str, Any]:
         self.rv += 1
@@ -724,7 +733,7 @@ class FakeCustomObjects:
             raise api_error(409, "already exists")
         obj["metadata"]["generation"] = 1
         self.revisions.pop((namespace, obj["metadata"]["name"]), None)
-        return self._commit((namespace, obj["metadata"]["name"]), obj)
+        return self._answer("create", self._commit((namespace, obj["metadata"]["name"]), obj))
 
     def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body, **_: Any) -> dict:
         self.calls.append(("patch", copy.deepcopy(body)))
@@ -736,7 +745,7 @@ class FakeCustomObjects:
         patched = merge_patch(current, body)
         if patched.get("spec") != current.get("spec"):
             patched["metadata"]["generation"] = current["metadata"]["generation"] + 1
-        return self._commit((namespace, name), patched)
+        return self._answer("patch", self._commit((namespace, name), patched))
 
     def delete_namespaced_custom_object(self, group, version, namespace, plural, name, **_: Any) -> dict[str, Any]:
         self.calls.append(("delete", name))
@@ -883,6 +892,54 @@ def test_a_rollout_that_is_not_ready_in_time_is_rolled_back(monkeypatch: pytest.
     result = rollout_inference_service(k8s, versioned("s3://m/slow"), timeout_seconds=5)
     assert not result.ok and result.failure.state == "timeout"
     assert result.rollback.ok and api.spec()["predictor"]["model"]["storageUri"] == "s3://m/1"
+
+
+def test_a_create_whose_answer_was_lost_is_ours_and_a_failure_deletes_it() -> None:
+    api, k8s = fake()
+    api.lost["create"] = 1  # created, the answer lost; the retried create meets 409
+    result = rollout_inference_service(k8s, versioned("s3://m/broken"))
+    assert [verb for verb, _ in api.calls if verb == "create"] == ["create", "create"]
+    assert not result.ok and result.created and result.previous is None
+    assert result.rollback.action == "deleted" and (NS, "bc") not in api.objects  # deleted, not "restored"
+
+
+def test_a_lost_create_answer_without_retries_takes_the_object_back_before_failing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KML_K8S_MAX_ATTEMPTS", "1")  # only a task retry: the step fails
+    api, k8s = fake()
+    api.lost["create"] = 1
+    with pytest.raises(ConnectionError):
+        rollout_inference_service(k8s, versioned("s3://m/1"))
+    assert (NS, "bc") not in api.objects, "the object this rollout created was deleted before the step failed"
+    assert rollout_inference_service(k8s, versioned("s3://m/1")).ok  # the task retry
+
+
+def test_a_rollback_never_deletes_an_inference_service_another_rollout_created() -> None:
+    api, k8s = fake()
+    rollout_inference_service(k8s, versioned("s3://m/1"))
+    result = restore_inference_service(k8s, None, None, canary_used=False, timeout_seconds=5, namespace=NS, name="bc",
+                                       rollout_key="another-rollout")  # fmt: skip
+    assert result.action == "not ours" and (NS, "bc") in api.objects
+
+
+def test_a_lost_patch_answer_still_counts_as_the_change_and_restores_what_was_before() -> None:
+    api, k8s = fake()
+    rollout_inference_service(k8s, versioned("s3://m/1"))
+    api.lost["patch"] = 1  # patched, the answer lost; the retried patch meets 409 and the re-read shows our spec
+    result = rollout_inference_service(k8s, versioned("s3://m/broken"))
+    assert not result.ok and result.phases[:1] == ["updated"] and result.spec_changed
+    assert result.previous["spec"]["predictor"]["model"]["storageUri"] == "s3://m/1"
+    assert result.rollback.action == "restored" and api.spec()["predictor"]["model"]["storageUri"] == "s3://m/1"
+
+
+def test_a_patch_keeps_the_registry_controllers_label_and_touches_no_finalizer() -> None:
+    live = manifest()  # deploy_model wrote the inference-service-id label (it is in its managed keys)
+    live["metadata"]["finalizers"] = ["inferenceservice.finalizers", "modelregistry.kubeflow.org/finalizer"]
+    wanted = manifest(registry_inference_service_id="")
+    patch = inference_service_patch(live, wanted)
+    assert "modelregistry.kubeflow.org/inference-service-id" not in patch.get("metadata", {}).get("labels", {})
+    assert "finalizers" not in patch.get("metadata", {})
 
 
 def test_an_api_error_mid_rollout_still_restores_the_previous_spec() -> None:

@@ -248,6 +248,12 @@ def find_serve_model(conn: RegistryConnection, record: Mapping[str, Any], extern
         tolerate=(404,),
     )
     items = [i for i in (page or {}).get("items") or [] if i.get("externalId") == external_id]
+    if not items:  # a server that ignores the externalId filter answers with one page of everything
+        everything = conn.list_all(
+            f"list rollouts of registry inference service {record_id}",
+            lambda api, token: api.get_inference_service_serves(record_id, page_size="500", next_page_token=token),
+        )
+        items = [i for i in everything if i.get("externalId") == external_id]
     return items[0] if items else None
 
 
