@@ -73,7 +73,7 @@ UNPROPAGATED_ANNOTATIONS = frozenset(
         "autoscaling.knative.dev/max-scale",
         "internal.serving.kserve.io/storage-initializer-sourceuri",
         "kubectl.kubernetes.io/last-applied-configuration",
-        "serving.kserve.io/model-format",
+        "modelFormat",
     }
 )
 """Annotations KServe does not copy into the revision / pod template (its ``ServiceAnnotationDisallowedList``)."""

@@ -36,7 +36,7 @@ UNPROPAGATED_ANNOTATIONS = frozenset(
         "autoscaling.knative.dev/max-scale",
         "internal.serving.kserve.io/storage-initializer-sourceuri",
         "kubectl.kubernetes.io/last-applied-configuration",
-        "serving.kserve.io/model-format",
+        "modelFormat",
     }
 )
 UNPROPAGATED_LABELS = frozenset({"networking.knative.dev/visibility"})
