@@ -68,6 +68,15 @@ class PredictionFiles:
     candidate_name: str = ""
     baseline_path: str = ""
 
+    def by_input_name(self) -> dict[str, str]:
+        """The values by the name of the ``run_compare_models`` input that gave them (for messages)."""
+        return {
+            "candidate_predictions_path": self.candidate_path,
+            "candidate_predictions_uri": self.candidate_uri,
+            "candidate_predictions_name": self.candidate_name,
+            "baseline_predictions_path": self.baseline_path,
+        }
+
 
 @dataclass(frozen=True)
 class BaselineChoice:
@@ -148,22 +157,14 @@ def run_compare_models(
         NotFoundError: When an explicit candidate or baseline reference does not exist.
         FileNotFoundError: When a predictions file passed in cannot be read.
     """
-    check_candidate_inputs(
-        candidate=candidate,
-        candidate_version_id=candidate_version_id,
-        model_name=model_name,
-        candidate_metrics=candidate_metrics,
-        paths={
-            "candidate_predictions_path": candidate_predictions_path,
-            "candidate_predictions_uri": candidate_predictions_uri,
-            "candidate_predictions_name": candidate_predictions_name,
-            "baseline_predictions_path": baseline_predictions_path,
-        },
-        registry_url=registry_url,
-        verify_tls=verify_tls,
-        ca_bundle_path=ca_bundle_path,
-        env=env,
+    files = PredictionFiles(
+        candidate_predictions_path, candidate_predictions_uri, candidate_predictions_name, baseline_predictions_path
     )
+    check_candidate_inputs(
+        candidate=candidate, candidate_version_id=candidate_version_id, model_name=model_name,
+        candidate_metrics=candidate_metrics, paths=files.by_input_name(), registry_url=registry_url,
+        verify_tls=verify_tls, ca_bundle_path=ca_bundle_path, env=env,
+    )  # fmt: skip
     settings = CompareSettings.from_inputs(
         gates=gates,
         baseline=baseline,
@@ -183,9 +184,6 @@ def run_compare_models(
         )
     request = CandidateRequest(
         str(candidate_version_id or ""), (candidate or "").strip(), model_name, candidate_metrics
-    )
-    files = PredictionFiles(
-        candidate_predictions_path, candidate_predictions_uri, candidate_predictions_name, baseline_predictions_path
     )
     with connect_model_registry(registry_url, verify_tls=verify_tls, ca_bundle_path=ca_bundle_path, env=env) as conn:
         result = compare(conn, settings, request, files)
