@@ -46,8 +46,10 @@ browser:
 demo: $(STAMP)
 	$(PY) -m kfp_model_lifecycle.local.demo
 
+# Every benchmark side by side (MLflow's registry server goes into .bench/mlflow-venv, never a project dependency);
+# `make bench BENCH_ARGS=--quick` for a shorter run.
 bench: $(STAMP)
-	$(PY) bench/registry.py
+	$(PY) bench/all.py $(BENCH_ARGS)
 
 # The sdist and wheel that component pods pip-install (see README: how the package reaches the pods).
 dist: $(STAMP)
