@@ -317,6 +317,8 @@ def test_registers_model_version_artifact_and_lineage_field_by_field(
     assert art["modelSourceKind"] == "kfp" and art["modelSourceClass"] == "pipelinerun"
     assert art["modelSourceGroup"] == "team-ml"
     assert art["modelSourceId"] == "run-uuid-1" and art["modelSourceName"] == "nightly 2026-05-01"
+    # the model artifact names its version, so readers tell complete versions with one filtered list
+    assert art["customProperties"]["kml_model_version_id"]["string_value"] == out.version_id
     # dataset artifacts: NOT linked to the version (its only artifact is the model artifact), they reference it
     assert set(artifacts) == {name}
     datasets = _datasets(registry, out.version_id)

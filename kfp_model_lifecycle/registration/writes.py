@@ -34,6 +34,7 @@ from kfp_model_lifecycle.registration.artifacts import (
     LIVE,
     ensure_dataset_artifacts,
     ensure_model_artifact,
+    model_artifact_for_version,
 )
 from kfp_model_lifecycle.registration.names import bounded_external_id
 from kfp_model_lifecycle.registration.properties import Properties, to_metadata_value
@@ -387,9 +388,10 @@ def _link_model_artifact(conn: RegistryConnection, version_id: str, body: Wire) 
     Skips the listing :func:`ensure_model_artifact` starts with; a 409 (the link was made by a write whose answer
     was lost, or by a concurrent duplicate of this task) falls back to it, which finds the artifact by name.
     """
+    linked = model_artifact_for_version(body, version_id)  # readers tell complete versions by its reference
     created = conn.call(
         f"add {body['artifactType']} {body['name']!r} to model version {version_id}",
-        lambda api: api.upsert_model_version_artifact(version_id, models.Artifact.from_dict(body)),
+        lambda api: api.upsert_model_version_artifact(version_id, models.Artifact.from_dict(linked)),
         tolerate=(409,),
     )
     return created or ensure_model_artifact(conn, version_id, body)
