@@ -96,9 +96,12 @@ def test_lifecycle_errors_never_carry_the_token(echo_headers: EchoServer) -> Non
     assert TOKEN not in str(info.value) and "unknown token ***" in str(info.value)
 
 
-def test_component_jobs_errors_and_retry_logs_never_carry_the_token(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("bare", [False, True])
+def test_component_jobs_errors_and_retry_logs_never_carry_the_token(
+    bare: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     env = {"KML_REGISTRY_TOKEN": TOKEN, "KML_REGISTRY_MAX_ATTEMPTS": "2"}
-    with EchoServer(503) as server, caplog.at_level("DEBUG"), pytest.raises(RegistryError) as info:
+    with EchoServer(503, bare=bare) as server, caplog.at_level("DEBUG"), pytest.raises(RegistryError) as info:
         run_promote_model(model_reference="iris:1.0.0", stage="staging", registry_url=server.url, env=env)
     assert TOKEN not in str(info.value) and "***" in str(info.value)
     assert caplog.text and TOKEN not in caplog.text

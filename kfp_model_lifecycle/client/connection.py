@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from mr_openapi import ApiClient, Configuration, ModelRegistryServiceApi, rest
 from mr_openapi.exceptions import ApiException
 
-from kfp_model_lifecycle.client.failures import describe_registry_error
+from kfp_model_lifecycle.client.failures import describe_registry_error, registry_error_detail
 from kfp_model_lifecycle.client.retry import attempts_made, call_with_backoff
 from kfp_model_lifecycle.client.settings import (
     SA_TOKEN_PATH,
@@ -192,8 +192,10 @@ class RegistryConnection:
         token_source: str,
         policy: RetryPolicy,
         pool: SessionPool | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.address = address
+        self._secrets = secrets  # redacted from every message (never shown, not in repr)
         self.token_source = token_source
         self.policy = policy
         if isinstance(session, ApiClient):  # a client built by the caller: not from (nor back to) the pool
@@ -261,11 +263,12 @@ class RegistryConnection:
                 max_attempts=policy.max_attempts,
                 base_delay=policy.base_delay,
                 max_delay=policy.max_delay,
+                describe=lambda exc: registry_error_detail(exc, self._secrets),
             )
         except Exception as exc:
             if getattr(exc, "status", None) in tolerate:
                 return None
-            raise describe_registry_error(exc, self.url, action, attempts_made(exc)) from None
+            raise describe_registry_error(exc, self.url, action, attempts_made(exc), secrets=self._secrets) from None
         return to_wire(result)
 
     def list_all(self, action: str, list_page: ListPage) -> list[Wire]:
@@ -389,7 +392,10 @@ def connect_model_registry(
         pid=os.getpid(),
     )
     session = SESSIONS.take(key) or Session(key, _api_client(address, token, key))
-    conn = RegistryConnection(address, session, token_source=token_source, policy=policy, pool=SESSIONS)
+    secrets = (token,) if token else ()
+    conn = RegistryConnection(
+        address, session, token_source=token_source, policy=policy, pool=SESSIONS, secrets=secrets
+    )
     log.info("Model Registry %s (token: %s)", address.url, token_source)
     if probe and not session.probed:
         try:
