@@ -372,3 +372,16 @@ def test_summary_markdown_escapes_and_mentions_dry_run() -> None:
     text = lifecycle_summary_markdown(approval, "Approval of m:1")
     assert "| Approval | none -> approved |" in text and "| Changed | no (already so) |" in text
     assert "Dry run" not in text and "Audit trail" not in text
+
+
+def test_struct_values_are_read_as_base64_or_as_the_json_text_the_go_server_returns() -> None:
+    import base64
+
+    from kfp_model_lifecycle.lifecycle.properties import lifecycle_property_value
+
+    encoded = base64.b64encode(b'{"language": ["en", "de"]}').decode()
+    for value in (encoded, '{"language": ["en", "de"]}'):
+        assert lifecycle_property_value({"struct_value": value, "metadataType": "MetadataStructValue"}) == {
+            "language": ["en", "de"]
+        }
+    assert lifecycle_property_value({"struct_value": "not json", "metadataType": "MetadataStructValue"}) is None

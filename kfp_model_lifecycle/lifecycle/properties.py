@@ -92,8 +92,14 @@ def _int_value(meta: Mapping[str, Any]) -> int | None:
 
 
 def _struct_value(meta: Mapping[str, Any]) -> Any:
+    # The v1 spec says base64 of the JSON; the Go server answers with the JSON text itself. Read both.
+    text = str(meta.get("struct_value") or "")
     try:
-        return json.loads(base64.b64decode(meta.get("struct_value") or ""))
+        return json.loads(base64.b64decode(text, validate=True))
+    except ValueError:
+        pass
+    try:
+        return json.loads(text)
     except ValueError:
         return None
 
