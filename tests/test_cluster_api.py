@@ -700,3 +700,13 @@ def test_raw_deployment_rollout_stalls_then_exceeds_its_deadline(router: Router)
     ready = {c["type"]: c for c in status["conditions"]}["Ready"]
     assert (ready["status"], ready["reason"]) == ("False", "ProgressDeadlineExceeded")
     assert status["modelStatus"]["transitionStatus"] == "BlockedByFailedLoad"
+
+
+def test_kml_cluster_up_passes_the_progress_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kfp_model_lifecycle.cli.main import main
+    from kfp_model_lifecycle.local.cluster import server
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(server, "serve", lambda **kwargs: seen.update(kwargs))
+    assert main(["cluster", "up", "--progress-deadline", "5"]) == 0
+    assert seen["progress_deadline"] == 5.0

@@ -229,6 +229,16 @@ def add_cluster_commands(commands: Any) -> None:
         ),
     )
     up.add_argument(
+        "--progress-deadline",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help=(
+            "RawDeployment (Standard): how long a new predictor ReplicaSet may take to become available before the"
+            " Deployment reports ProgressDeadlineExceeded, as KServe's default (default: %(default)s)"
+        ),
+    )
+    up.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: %(default)s)"
     )
     up.set_defaults(handler="kfp_model_lifecycle.cli.tooling:cluster_up")

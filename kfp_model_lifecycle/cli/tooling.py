@@ -72,6 +72,7 @@ def cluster_up(args: argparse.Namespace) -> int:
             namespace=args.namespace,
             forbidden=forbidden,
             token=args.token or os.environ.get(CLUSTER_TOKEN_ENV) or None,
+            progress_deadline=args.progress_deadline,
         )
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
