@@ -245,7 +245,7 @@ COMPARE_MODELS: list[Case] = [
     ("record text", lambda w: _compare(w, record_predictions="no"), I, "record_predictions must be True or False"),
     ("baseline int", lambda w: _compare(w, baseline=5), I, "baseline must be text"),
     ("no candidate", lambda w: _compare(w, candidate=""), I, "no candidate"),
-    ("model_name int", lambda w: _compare(w, candidate=":1.0.1", model_name=5), I, "model_name must be text, got int 5"),
+    ("model_name int", lambda w: _compare(w, candidate=":1.0.1", model_name=5), I, "model_name must be text"),
     ("unknown baseline", lambda w: _compare(w, baseline=f"{w.name}:8.8.8"), N, "no version named '8.8.8'"),
 ]
 
