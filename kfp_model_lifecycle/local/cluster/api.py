@@ -15,6 +15,9 @@ Served paths (``{ns}`` a namespace, ``{name}`` an InferenceService):
   RawDeployment (Standard) InferenceService, with the rollout status the Deployment controller writes
   (:mod:`.deployments`); the only apps/v1 object the stand-in serves.
 - ``/apis/authorization.k8s.io/v1/selfsubjectaccessreviews``: POST, answered from the forbidden set.
+- Secrets (``/api/v1/namespaces/{ns}/secrets[/{name}]``) and KServe's CustomResourceDefinition
+  (``/apis/apiextensions.k8s.io/v1/customresourcedefinitions[/{name}]``): :mod:`.core_resources`. Started with
+  ``kserve=False`` the server is a cluster without KServe: no CRD, nothing under ``serving.kserve.io``.
 - ``/api``, ``/apis``, ``/apis/serving.kserve.io[/v1beta1]``, ``/version``: minimal discovery; ``/openapi/v3``
   with a permissive InferenceService schema, enough for ``kubectl apply`` (no field validation: unknown fields are
   kept, as with ``fieldValidation=Ignore``).
@@ -43,6 +46,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kfp_model_lifecycle.local.cluster import discovery
+from kfp_model_lifecycle.local.cluster.core_resources import CoreResources
 from kfp_model_lifecycle.local.cluster.patches import json_patch, merge_patch, patch_applier
 from kfp_model_lifecycle.local.cluster.selectors import selected
 from kfp_model_lifecycle.local.cluster.store import (
@@ -125,6 +129,8 @@ class ApiServer:
             or ``("get", "inferenceservices/status")``; verbs are get list watch create update patch delete.
         user: The user named in 403 messages (a service account, like a pipeline pod's).
         deployments: ``(namespace, name) -> Deployment or None``: the controller's predictor Deployments.
+        kserve: Whether KServe is installed (False: no CRD and no ``serving.kserve.io`` API, as in a cluster
+            without KServe).
     """
 
     def __init__(
@@ -135,8 +141,11 @@ class ApiServer:
         forbidden: Iterable[tuple[str, str]] = DEFAULT_FORBIDDEN,
         user: str = DEFAULT_USER,
         deployments: Callable[[str, str], dict[str, Any] | None] | None = None,
+        kserve: bool = True,
     ) -> None:
         self.store = store
+        self.kserve = kserve
+        self.core = CoreResources(self, kserve=kserve)
         self.deployments = deployments or (lambda namespace, name: None)
         self.token = token
         self.user = user
@@ -159,11 +168,26 @@ class ApiServer:
 
     def build_app(self) -> Starlette:
         """The ASGI application."""
-        base = f"/apis/{GROUP}/{VERSION}"
         routes = [
             Route("/version", _static(discovery.KUBE_VERSION), methods=["GET"]),
             Route("/api", _static(discovery.CORE_VERSIONS), methods=["GET"]),
-            Route("/apis", _static(discovery.API_GROUP_LIST), methods=["GET"]),
+            *self.core.routes(),
+            *(self._kserve_routes() if self.kserve else []),
+            Route("/apis/apps/v1", _static(discovery.APPS_RESOURCES), methods=["GET"]),
+            Route("/apis/apps/v1/namespaces/{ns}/deployments/{name}", self._deployment, methods=["GET"]),
+            Route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", self._access_review, methods=["POST"]),
+            Route("/openapi/v3", _static(discovery.OPENAPI_INDEX), methods=["GET"]),
+        ]
+        return Starlette(
+            routes=routes,
+            middleware=[Middleware(_BearerAuth, token=self.token)],
+            exception_handlers={ApiError: _api_error, 404: _http_error, 405: _http_error},
+        )
+
+    def _kserve_routes(self) -> list[Route]:
+        """What KServe's CRD adds to the API server: InferenceServices, their discovery and OpenAPI."""
+        base = f"/apis/{GROUP}/{VERSION}"
+        return [
             Route(f"/apis/{GROUP}", _static(discovery.API_GROUP), methods=["GET"]),
             Route(base, _static(discovery.API_RESOURCES), methods=["GET"]),
             Route(f"{base}/{PLURAL}", self._list_all, methods=["GET"]),
@@ -178,17 +202,8 @@ class ApiServer:
                 self._status,
                 methods=["GET", "PUT", "PATCH"],
             ),
-            Route("/apis/apps/v1", _static(discovery.APPS_RESOURCES), methods=["GET"]),
-            Route("/apis/apps/v1/namespaces/{ns}/deployments/{name}", self._deployment, methods=["GET"]),
-            Route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", self._access_review, methods=["POST"]),
-            Route("/openapi/v3", _static(discovery.OPENAPI_INDEX), methods=["GET"]),
             Route(f"/openapi/v3/apis/{GROUP}/{VERSION}", _static(discovery.OPENAPI_GROUP), methods=["GET"]),
         ]
-        return Starlette(
-            routes=routes,
-            middleware=[Middleware(_BearerAuth, token=self.token)],
-            exception_handlers={ApiError: _api_error, 404: _http_error, 405: _http_error},
-        )
 
     # -- helpers -----------------------------------------------------------------------------------------------
 
@@ -197,14 +212,20 @@ class ApiServer:
             return
         group = RESOURCE_GROUPS.get(resource, GROUP)
         plural = resource.split("/")[0]
-        subject = f'{plural}.{group} "{name}"' if name else f"{plural}.{group}"
+        qualified = f"{plural}.{group}" if group else plural  # the core group ("") has no suffix
+        subject = f'{qualified} "{name}"' if name else qualified
         scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         message = (
             f'{subject} is forbidden: User "{self.user}" cannot {verb} resource "{resource}" '
             f'in API group "{group}" {scope}'
         )
         logger.info("403 %s", message)
-        raise ApiError(403, "Forbidden", message, name=name, kind=plural)
+        error = ApiError(403, "Forbidden", message, name=name, kind=plural)
+        if group:
+            error.details["group"] = group
+        else:
+            error.details.pop("group", None)
+        raise error
 
     @staticmethod
     async def _json(request: Request) -> Any:

@@ -97,6 +97,8 @@ class LocalCluster:
             Deployment reports ``ProgressDeadlineExceeded`` (``progressDeadlineSeconds``; KServe's default 600).
         server_factory: Makes a revision's model server (default: KServe's ``ModelServer`` in a subprocess, see
             ``Controller``); tests of the API and of recovery may pass a lighter one.
+        kserve: False stands for a cluster without KServe: no InferenceService CRD and no ``serving.kserve.io``
+            API (installation checks must say so).
     """
 
     def __init__(
@@ -116,6 +118,7 @@ class LocalCluster:
         retire_after: float = 2.0,
         progress_deadline: float = 600.0,
         server_factory: Callable[..., Any] | None = None,
+        kserve: bool = True,
     ) -> None:
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
@@ -142,7 +145,12 @@ class LocalCluster:
             RegistryController(self.store, registry_url, registry_token) if registry_url else None
         )
         self.api = ApiServer(
-            self.store, token=token, forbidden=forbidden, user=user, deployments=self.controller.deployment
+            self.store,
+            token=token,
+            forbidden=forbidden,
+            user=user,
+            deployments=self.controller.deployment,
+            kserve=kserve,
         )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -245,6 +253,19 @@ class LocalCluster:
     def allow(self, verb: str, resource: str = "inferenceservices") -> None:
         """Undo :meth:`forbid`."""
         self.api.allow(verb, resource)
+
+    def create_secret(self, name: str, values: dict[str, str], *, namespace: str | None = None) -> dict[str, Any]:
+        """Create a Secret from plain values (stored base64 in ``data``, as ``stringData`` is).
+
+        Args:
+            name: The Secret.
+            values: Key -> plain text value.
+            namespace: Its namespace (default: the kubeconfig's).
+
+        Returns:
+            The stored Secret.
+        """
+        return self.api.core.secrets.put(namespace or self.namespace, name, values)
 
     def api_client(self) -> Any:
         """A ``kubernetes.client.ApiClient`` configured from this cluster's kubeconfig."""

@@ -39,15 +39,25 @@ MAX_NAME_LENGTH = 63
 HISTORY_SIZE = 2000
 DEFAULT_NAMESPACE = "kubeflow-user"
 DEFAULT_USER = "system:serviceaccount:kubeflow-user:default-editor"
-# A pipeline's service account may read but not write the status subresource (kubeflow-edit grants `get`).
-DEFAULT_FORBIDDEN: frozenset[tuple[str, str]] = frozenset(
-    {("update", f"{PLURAL}/status"), ("patch", f"{PLURAL}/status")}
-)
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
 DEPLOYMENTS = "deployments"
 APPS_GROUP = "apps"
-RESOURCES = (PLURAL, f"{PLURAL}/status", DEPLOYMENTS)
-RESOURCE_GROUPS = {PLURAL: GROUP, f"{PLURAL}/status": GROUP, DEPLOYMENTS: APPS_GROUP}
+SECRETS = "secrets"
+CRDS = "customresourcedefinitions"
+EXTENSIONS_GROUP = "apiextensions.k8s.io"
+# A pipeline's service account may read but not write the status subresource (kubeflow-edit grants `get`), and
+# may not read CustomResourceDefinitions (cluster-scoped; a namespace's Role cannot grant them).
+DEFAULT_FORBIDDEN: frozenset[tuple[str, str]] = frozenset(
+    {("update", f"{PLURAL}/status"), ("patch", f"{PLURAL}/status"), ("get", CRDS), ("list", CRDS)}
+)
+RESOURCES = (PLURAL, f"{PLURAL}/status", DEPLOYMENTS, SECRETS, CRDS)
+RESOURCE_GROUPS = {
+    PLURAL: GROUP,
+    f"{PLURAL}/status": GROUP,
+    DEPLOYMENTS: APPS_GROUP,
+    SECRETS: "",
+    CRDS: EXTENSIONS_GROUP,
+}
 """Resources the stand-in authorizes (``--forbid VERB:RESOURCE``) and their API groups."""
 # Metadata only the server sets: kept from the stored object on every update.
 SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
