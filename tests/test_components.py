@@ -17,6 +17,7 @@ import pytest
 from kfp.dsl.base_component import BaseComponent
 
 from kfp_model_lifecycle import __version__, components
+from kfp_model_lifecycle.audit import task as audit_task
 from kfp_model_lifecycle.comparison import leaderboard_task
 from kfp_model_lifecycle.comparison import task as comparison_task
 from kfp_model_lifecycle.components._common.runtime import (
@@ -27,6 +28,7 @@ from kfp_model_lifecycle.components._common.runtime import (
     package_requirement,
 )
 from kfp_model_lifecycle.deployment import tasks as deployment_tasks
+from kfp_model_lifecycle.doctor import task as doctor_task
 from kfp_model_lifecycle.lifecycle import tasks as lifecycle_tasks
 from kfp_model_lifecycle.registration import task as registration_task
 
@@ -62,6 +64,16 @@ TASKS = {
         deployment_tasks.rollback_deployment_task,
         deployment_tasks.run_rollback_deployment,
         {"manifest_path", "kubeconfig_path", "kube_context"},
+    ),
+    "verify_installation": (
+        doctor_task.verify_installation_task,
+        doctor_task.run_verify_installation,
+        {"kubeconfig_path", "kube_context"},
+    ),
+    "audit_registry": (
+        audit_task.audit_registry_task,
+        audit_task.run_audit_registry,
+        {"kubeconfig_path", "kube_context", "now"},
     ),
 }
 # Keyword arguments every run function takes for tests and Python callers (never component inputs).

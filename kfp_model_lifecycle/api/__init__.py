@@ -2,7 +2,8 @@
 
 ==================  ===========================================================================================
 ``lifecycle``       :class:`Lifecycle`: register, get, search, compare, promote, approve, history, deployments,
-                    model_uri, download -- typed results from the functions the components and ``kml`` run
+                    model_uri, download, audit, doctor -- typed results from the functions the components and
+                    ``kml`` run
 ``registration``    :func:`register_local_model`: ``register_model``'s job for a model trained outside a pipeline
 ``manual``          what such a registration records about itself: ``source=manual``, git commit, user, host
 ``artifacts``       :func:`download_uri`: local paths, http(s) and s3 (with boto3)

@@ -29,10 +29,13 @@ from typing import Any, TypeVar
 
 from kfp_model_lifecycle.api.artifacts import download_uri
 from kfp_model_lifecycle.api.registration import register_local_model
+from kfp_model_lifecycle.audit import AuditReport, audit_registry
+from kfp_model_lifecycle.audit.run import kubernetes_access
 from kfp_model_lifecycle.client import RegistryConnection, connect_model_registry, parse_registry_url
 from kfp_model_lifecycle.client.failures import redact_secrets
 from kfp_model_lifecycle.comparison.leaderboard import Leaderboard, compare_versions
 from kfp_model_lifecycle.deployment.history import DeploymentHistory, list_model_deployments
+from kfp_model_lifecycle.doctor import Checklist, DoctorSettings, check_installation
 from kfp_model_lifecycle.errors import InvalidInputError, NotFoundError
 from kfp_model_lifecycle.lifecycle import (
     check_flag,
@@ -505,3 +508,64 @@ class Lifecycle:
                 dry_run=dry_run,
             )
         )
+
+    # -- checking --------------------------------------------------------------------------------------------
+
+    def audit(self, name: str | None = None, *, staging_days: int = 30, kubeconfig: str = "") -> AuditReport:
+        """Audit the registry (read only): findings with severity and fix (``kml models audit``).
+
+        Args:
+            name: Only this registered model (None: every model).
+            staging_days: Flag versions in staging for longer than this many days.
+            kubeconfig: Also compare DEPLOYED serving records with the InferenceServices of this cluster.
+
+        Returns:
+            The report: ``findings`` (``severity``, ``code``, ``reference``, ``message``, ``fix``), ``counts()``,
+            ``fails("error")``; ``kfp_model_lifecycle.audit.render_html(report)`` for a page.
+        """
+        kubeconfig = check_text(kubeconfig, "kubeconfig", example="'~/.kube/config'").strip()
+
+        def work(conn: RegistryConnection) -> AuditReport:
+            with kubernetes_access(bool(kubeconfig), kubeconfig, "", self._env) as (live, why_not):
+                if kubeconfig and live is None:
+                    raise InvalidInputError(f"kubeconfig {kubeconfig!r} cannot be used: {why_not}")
+                return audit_registry(conn, name or "", staging_days=staging_days, live=live)
+
+        return self._with_conn(work)
+
+    def doctor(
+        self,
+        *,
+        kubernetes: bool = True,
+        kubeconfig: str = "",
+        namespace: str = "",
+        token_secret: str = "",
+        token_secret_key: str = "token",  # noqa: S107 - the key's name
+        write_probe: bool = True,
+    ) -> Checklist:
+        """Check the installation (``kml doctor``): the registry, and KServe, RBAC and the token Secret.
+
+        Args:
+            kubernetes: Run the Kubernetes checks.
+            kubeconfig: Kubeconfig ("" for ``KUBECONFIG``, then in-cluster, then ``~/.kube/config``).
+            namespace: Namespace deployments go to ("" for the kubeconfig context's).
+            token_secret: The registry token Secret pipelines use ("" checks none).
+            token_secret_key: Its key.
+            write_probe: Check that writes reach the registry (a dry probe: nothing is written).
+
+        Returns:
+            The checklist: ``ok``, ``checks`` (``name``, ``ok``, ``detail``, ``fix``), ``text_lines()``.
+        """
+        settings = DoctorSettings(
+            registry_url=self.url,
+            verify_tls=self.verify_tls,
+            ca_bundle_path=self.ca_bundle_path,
+            write_probe=check_flag(write_probe, "write_probe"),
+            kubernetes=check_flag(kubernetes, "kubernetes"),
+            kubeconfig_path=check_text(kubeconfig, "kubeconfig").strip(),
+            namespace=check_text(namespace, "namespace").strip(),
+            token_secret_name=check_text(token_secret, "token_secret").strip(),
+            token_secret_key=check_text(token_secret_key, "token_secret_key").strip() or "token",
+            env=self._env,
+        )
+        return self._run(lambda: check_installation(settings))

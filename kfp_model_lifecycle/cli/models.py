@@ -41,7 +41,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kfp_model_lifecycle.cli import deployments, lifecycle_commands
+from kfp_model_lifecycle.cli import audit, deployments, lifecycle_commands
 from kfp_model_lifecycle.cli.output import exact_value, print_json, render_table, short_value
 from kfp_model_lifecycle.cli.registry_access import TOKEN_ENV, open_registry, registry_env
 from kfp_model_lifecycle.client import RegistryConnection
@@ -425,4 +425,5 @@ def _actions() -> dict[str, Callable[[RegistryConnection, argparse.Namespace], i
         "deployments": deployments.cmd_deployments,
         "rollback-deployment": deployments.cmd_rollback_deployment,
         "undeploy": deployments.cmd_undeploy,
+        "audit": audit.cmd_audit,
     }

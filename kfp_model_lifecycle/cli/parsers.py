@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from kfp_model_lifecycle import __version__
+from kfp_model_lifecycle.cli.check_parsers import add_audit_command, add_doctor_command
 from kfp_model_lifecycle.cli.lifecycle_parsers import add_compare_command, add_register_command
 from kfp_model_lifecycle.cli.parser_base import KmlParser
 from kfp_model_lifecycle.lifecycle.conventions import APPROVAL_STATUSES, DEMOTION_STAGES, EVENT_TYPES, STAGES
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_commands(commands)
     add_models_commands(commands)
     add_ui_command(commands)
+    add_doctor_command(commands)
     return parser
 
 
@@ -268,6 +270,7 @@ def add_models_commands(commands: Any) -> argparse.ArgumentParser:
     _add_query_commands(sub, common)
     add_register_command(sub, common)
     add_compare_command(sub, common)
+    add_audit_command(sub, common)
     _add_transition_commands(sub, common)
     _add_policy_commands(sub, common)
     add_deployment_commands(sub, common)
