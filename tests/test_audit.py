@@ -185,7 +185,8 @@ def test_lifecycle_properties_out_of_sync(
     name = f"drift-{unique}"
     ref = register(lc, name, data)
     lc.promote(ref, "staging")
-    version = lc.get(ref).version
+    details = lc.get(ref)
+    version = details.version
     assert codes(audit_registry(conn, name)) == set()
     stored = httpx.get(f"{registry.url}/api/model_registry/v1/model_versions/{version.id}").json()
     props = dict(stored["customProperties"])
@@ -197,6 +198,11 @@ def test_lifecycle_properties_out_of_sync(
     assert codes(audit_registry(conn, name)) == {"view-out-of-sync"}  # the audit did not repair it
     repair(conn, name)
     assert codes(audit_registry(conn, name)) == set()
+    model = httpx.get(f"{registry.url}/api/model_registry/v1/registered_models/{details.model_id}").json()
+    behind = {k: v for k, v in model["customProperties"].items() if k != "kml_alias_champion"}
+    behind["kml_event_seq"] = {"int_value": "0", "metadataType": "MetadataIntValue"}  # as if a writer died
+    patch(registry, "registered_models", details.model_id, {"customProperties": behind})
+    assert "the model's aliases/production pointer" in only(audit_registry(conn, name), "view-out-of-sync").message
 
 
 def test_an_unreadable_policy(
