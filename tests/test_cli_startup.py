@@ -32,6 +32,10 @@ def _imported(argv: list[str]) -> set[str]:
         ["models", "promote", "--help"],
         ["models", "register", "--help"],
         ["models", "compare", "--help"],
+        ["models", "audit", "--help"],
+        ["doctor", "--help"],
+        ["ui", "--help"],
+        ["cluster", "up", "--help"],
     ],
 )
 def test_help_imports_neither_kfp_nor_the_registry_client(argv: list[str]) -> None:

@@ -403,24 +403,34 @@ def test_the_registry_controller_links_labelled_inference_services(
         assert conn.call("get", lambda api: api.get_inference_service(record_id))["desiredState"] == "UNDEPLOYED"
 
 
-def test_delete_stops_the_servers(api: client.CustomObjectsApi, cluster: LocalCluster) -> None:
-    revision = cluster.controller.revisions(NS, "sk-raw")["sk-raw-predictor-00003"]
-    assert revision.server is not None and revision.server.pid is not None
-    pid = revision.server.pid
-    url = cluster.store.get(NS, "sk-raw")["status"]["url"]
-    api.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-raw")
+def _served(api: client.CustomObjectsApi, cluster: LocalCluster, name: str, model: Path) -> dict[str, Any]:
+    """An InferenceService of this test's own, served (so the test does not depend on the ones before it)."""
+    created = api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, isvc(name, str(model)))
+    obj = settled(cluster, name, created["metadata"]["generation"])
+    assert ready(obj) == "True", obj.get("status")
+    return obj
+
+
+def test_delete_stops_the_servers(api: client.CustomObjectsApi, cluster: LocalCluster, models: dict[str, Path]) -> None:
+    url = _served(api, cluster, "sk-delete", models["a"])["status"]["url"]
+    pids = [r.server.pid for r in cluster.controller.revisions(NS, "sk-delete").values() if r.server is not None]
+    assert pids and all(pid is not None for pid in pids)
+    api.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "sk-delete")
     deadline = time.monotonic() + 20
-    while cluster.store.find(NS, "sk-raw") is not None:
+    while cluster.store.find(NS, "sk-delete") is not None:
         assert time.monotonic() < deadline, "the finalizer did not complete"
         time.sleep(0.05)
-    assert not alive(pid)
+    assert not any(alive(pid) for pid in pids)
     with pytest.raises(httpx.TransportError):
         httpx.get(url, timeout=2)
 
 
-def test_stop_leaves_no_processes(cluster: LocalCluster, started_pids: list[int]) -> None:
+def test_stop_leaves_no_processes(
+    api: client.CustomObjectsApi, cluster: LocalCluster, models: dict[str, Path], started_pids: list[int]
+) -> None:
+    _served(api, cluster, "sk-last", models["b"])
     running = cluster.server_pids()
-    assert running, "the sk InferenceService should still be served"
+    assert running, "sk-last should be served"
     cluster.stop()
     for pid in {*started_pids, *running}:
         assert not alive(pid), f"model server {pid} outlived the cluster"

@@ -197,6 +197,10 @@ def add_cluster_commands(commands: Any) -> None:
             "every model server on Ctrl-C. State is in memory: a new `up` starts empty."
         ),
     )
+    _add_cluster_up_arguments(up)
+
+
+def _add_cluster_up_arguments(up: argparse.ArgumentParser) -> None:
     up.add_argument("--port", type=int, default=0, help="API server port (default: a free one)")
     up.add_argument(
         "--kubeconfig", default=None, metavar="PATH", help="where to write the kubeconfig (default: WORKDIR/kubeconfig)"
