@@ -200,6 +200,8 @@ class FaultProxy:
 
     def _record(self, index: int, status: int) -> None:
         with self._lock:
+            if index >= len(self.calls):  # a held request answered after reset(): it belongs to an earlier recording
+                return
             call = self.calls[index]
             self.calls[index] = Call(call.index, call.method, call.path, status, call.fault)
 
