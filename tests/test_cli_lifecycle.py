@@ -109,7 +109,9 @@ def test_history_shows_the_whole_reason_and_the_evidence(
     assert kml(capsys, registry, *args)[0] == 0
     code, out, _ = kml(capsys, registry, "history", name)
     assert code == 0 and reason.strip() in out and f"report_uri={report}" in out and "..." not in out
-    assert out.splitlines()[0].split()[-1] == "EVIDENCE"
+    block = out.split("\n\n")[-1].splitlines()  # one block per event: heading, then by / why / evidence in full
+    assert block[0].startswith("#") and "stage" in block[0] and "-> production" in block[0]
+    assert [line.split(":")[0].strip() for line in block[1:]] == ["by", "why", "evidence"]
 
 
 def test_search_finds_versions_that_never_moved(

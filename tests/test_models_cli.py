@@ -180,7 +180,8 @@ def test_list_search_show_history_and_actions(
     only = kml_json(capsys, registry, "history", name, "--type", "approval")
     assert [(e["from"], e["to"], e["actor"]) for e in only] == [("none", "approved", "bob")]
     code, out, _ = kml(capsys, registry, "history", name)
-    assert code == 0 and out.splitlines()[0].split()[:3] == ["#", "TIME", "(UTC)"]
+    blocks = out.strip().split("\n\n")
+    assert code == 0 and [b.split()[0] for b in blocks] == [f"#{e['seq']}" for e in history]
 
     repaired = kml_json(capsys, registry, "repair", name)
     assert repaired["patched_versions"] == [] and repaired["events"] == len(history)

@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kfp_model_lifecycle.cli import audit, deployments, lifecycle_commands
-from kfp_model_lifecycle.cli.output import exact_value, print_json, render_table, short_value
+from kfp_model_lifecycle.cli.output import exact_value, print_json, render_events, render_table, short_value
 from kfp_model_lifecycle.cli.registry_access import TOKEN_ENV, open_registry, registry_env
 from kfp_model_lifecycle.client import RegistryConnection
 from kfp_model_lifecycle.client.failures import redact_secrets
@@ -92,8 +92,6 @@ _EVENT_COLUMNS = [
     ("actor", "by"),
     ("reason", "reason"),
 ]
-# `kml models history`: nothing cut, and the evidence (report URI, run) too
-_HISTORY_COLUMNS = [*_EVENT_COLUMNS, ("evidence", "evidence")]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -316,7 +314,7 @@ def _cmd_history(conn: RegistryConnection, args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
-        print(render_table(rows, _HISTORY_COLUMNS, max_width=None))
+        print(render_events(rows))
     return 0
 
 

@@ -62,3 +62,30 @@ def exact_value(value: Any) -> str:
 def print_json(data: Any) -> None:
     """Print ``data`` as indented JSON with sorted keys (for scripts)."""
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def render_events(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Audit-trail events as blocks: a heading line, then who, why and the evidence, each in full.
+
+    A table would cut a long reason or stretch every row to the longest one; blocks keep each event readable and
+    show everything.
+
+    Args:
+        rows: Event rows (``seq``, ``time``, ``type``, ``description``, ``actor``, ``reason``, ``evidence``).
+
+    Returns:
+        The text, or ``(none)``.
+    """
+    if not rows:
+        return "(none)"
+    blocks = []
+    for row in rows:
+        lines = [f"#{row.get('seq')}  {row.get('time') or ''}  {row.get('type') or ''}  {row.get('description') or ''}"]
+        for label, key in (("by", "actor"), ("why", "reason"), ("evidence", "evidence")):
+            value = row.get(key)
+            if isinstance(value, Mapping):
+                value = ", ".join(f"{k}={v}" for k, v in value.items())
+            if value not in (None, "", []):
+                lines.append(f"    {label + ':':<10}{value}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
